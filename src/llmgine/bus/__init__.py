@@ -1,0 +1,6 @@
+"""The message bus and its sessions."""
+
+from llmgine.bus.bus import MessageBus
+from llmgine.bus.session import BusSession
+
+__all__ = ["BusSession", "MessageBus"]

@@ -1,0 +1,578 @@
+"""The message bus: commands to one handler, events to many, sessions, scheduling.
+
+Delivery model
+--------------
+``await bus.publish(event)`` runs the event's handlers in the caller's task,
+one after another in registration order, and returns when all have run. This
+needs no started bus, never deadlocks when a handler publishes or executes in
+turn, and keeps the events of one task in publish order. If events queued
+with ``await_processing=False`` are still waiting, an awaited publish waits
+behind them, so order holds across both ways of publishing.
+
+``start()`` adds what needs a running loop: a consumer task for queued events
+and one timer (``loop.call_at``) for the earliest scheduled event. Nothing
+wakes up while the bus is idle. ``stop()`` saves what has not been delivered
+(see :mod:`llmgine.bus.persistence`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from llmgine.bus.persistence import default_data_dir, load_pending, save_pending
+from llmgine.bus.registry import Handler, HandlerRegistry, handler_name, is_async_callable
+from llmgine.bus.session import BusSession
+from llmgine.errors import NoCommandHandlerError
+from llmgine.messages.base import ROOT
+from llmgine.messages.commands import Command, CommandResult
+from llmgine.messages.events import (
+    CommandResultEvent,
+    CommandStartedEvent,
+    Event,
+    EventHandlerFailedEvent,
+    ScheduledEvent,
+)
+from llmgine.messages.trace import current_message
+from llmgine.observability.base import ObservabilityEventHandler
+
+__all__ = ["MessageBus"]
+
+logger = logging.getLogger("llmgine.bus")
+
+# Queue entries are (event, waiter); a barrier entry only resolves its waiter.
+_BARRIER: Any = object()
+
+
+class MessageBus:
+    """Async command and event bus (a process-wide singleton).
+
+    ``MessageBus()`` always returns the same instance. Use :meth:`reset` in
+    tests for a fresh state (the ``bus`` pytest fixture does it for you).
+    """
+
+    _instance: MessageBus | None = None
+
+    def __new__(cls) -> MessageBus:
+        """Return the one instance, creating it on first use."""
+        if cls._instance is None:
+            instance = super().__new__(cls)
+            instance._initialized = False
+            cls._instance = instance
+        return cls._instance
+
+    def __init__(self) -> None:
+        if self._initialized:
+            return
+        self._initialized = True
+        self._registry = HandlerRegistry()
+        self._observers: list[tuple[ObservabilityEventHandler, bool]] = []
+        self._queue: deque[tuple[Any, asyncio.Future[None] | None]] = deque()
+        self._scheduled: list[tuple[float, int, ScheduledEvent]] = []
+        self._sequence = itertools.count()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._consumer: asyncio.Task[None] | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._running = False
+        self._stopping = False
+        self._suppress_event_errors = True
+        self._queued_errors: list[BaseException] = []
+        self.event_handler_errors: list[Exception] = []
+        self.data_dir: Path | None = None
+        self.stop_timeout = 5.0
+
+    # -- state --------------------------------------------------------------
+
+    @property
+    def is_running(self) -> bool:
+        """True between ``start()`` and ``stop()`` on the current event loop."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        return self._running and loop is self._loop
+
+    @property
+    def pending_scheduled(self) -> list[ScheduledEvent]:
+        """Scheduled events that have not fired yet, earliest first."""
+        return [entry[2] for entry in sorted(self._scheduled)]
+
+    def _data_dir(self) -> Path:
+        return Path(self.data_dir) if self.data_dir is not None else default_data_dir()
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        # A bus left running by an earlier asyncio.run() holds a dead task and
+        # timer of a closed loop: forget them, keep handlers and pending events.
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            if self._loop is not None:
+                self._consumer = None
+                self._waiter = None
+                self._timer = None
+                self._running = False
+                self._stopping = False
+                self._queue = deque(
+                    (event, None) for event, _ in self._queue if event is not _BARRIER
+                )
+            self._loop = loop
+        return loop
+
+    async def start(self) -> None:
+        """Start queued and scheduled delivery; load events saved by the last ``stop()``."""
+        loop = self._ensure_loop()
+        if self._running:
+            return
+        self._running = True
+        self._stopping = False
+        for event in load_pending(self._data_dir()):
+            if isinstance(event, ScheduledEvent):
+                self._push_scheduled(event)
+            else:
+                self._queue.append((event, None))
+        self._consumer = loop.create_task(self._consume(), name="llmgine-bus-consumer")
+        self._arm_timer()
+        logger.debug("MessageBus started")
+
+    async def stop(self, *, persist: bool = True) -> None:
+        """Stop delivery; save undelivered scheduled and queued events; flush observers.
+
+        Args:
+            persist: Save undelivered events to the data directory (``reset()``
+                passes False to drop them).
+        """
+        self._ensure_loop()
+        self._stopping = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None and consumer is not asyncio.current_task():
+            self._wake()
+            done, _ = await asyncio.wait({consumer}, timeout=self.stop_timeout)
+            if not done:
+                logger.warning(
+                    "A bus handler was still running %.1fs after stop(); cancelling it",
+                    self.stop_timeout,
+                )
+                consumer.cancel()
+                await asyncio.gather(consumer, return_exceptions=True)
+        self._running = False
+        undelivered: list[Event] = []
+        for event, waiter in self._queue:
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+            if event is not _BARRIER:
+                undelivered.append(event)
+        undelivered.extend(self.pending_scheduled)
+        self._queue.clear()
+        self._scheduled.clear()
+        if persist and undelivered:
+            path = save_pending(self._data_dir(), undelivered)
+            logger.info("Saved %d undelivered bus events to %s", len(undelivered), path)
+        for observer, _ in self._observers:
+            try:
+                observer.flush()
+            except Exception as exc:
+                logger.warning("Observability handler %r failed to flush: %s", observer, exc)
+        self._stopping = False
+        logger.debug("MessageBus stopped")
+
+    async def reset(self) -> None:
+        """Stop without saving and return to a fresh state (handlers, errors, settings)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            await self.stop(persist=False)
+        self._initialized = False
+        self.__init__()
+
+    def suppress_event_errors(self) -> None:
+        """Record event handler errors instead of raising them (the default)."""
+        self._suppress_event_errors = True
+
+    def unsuppress_event_errors(self) -> None:
+        """Make ``publish`` raise the first error of a failing event handler."""
+        self._suppress_event_errors = False
+
+    # -- registration -------------------------------------------------------
+
+    def create_session(self, id: str | None = None) -> BusSession:  # noqa: A002 - seed API
+        """Create a :class:`BusSession`; use it as ``async with`` (or plain ``with``)."""
+        return BusSession(id=id, bus=self)
+
+    def register_command_handler(
+        self,
+        command_type: type[Command],
+        handler: Callable[..., Any],
+        session_id: str = ROOT,
+    ) -> None:
+        """Register the handler of ``command_type`` in a session (sync or async).
+
+        Raises:
+            HandlerRegistrationError: the type already has a handler in that session.
+        """
+        self._registry.add_command(command_type, handler, session_id)
+
+    def register_event_handler(
+        self,
+        event_type: type[Event],
+        handler: Callable[..., Any],
+        session_id: str = ROOT,
+    ) -> None:
+        """Add a handler for ``event_type`` and its subclasses (sync or async).
+
+        ``session_id="GLOBAL"`` handlers see the events of every session.
+        """
+        self._registry.add_event(event_type, handler, session_id)
+
+    def unregister_command_handler(
+        self, command_type: type[Command], session_id: str = ROOT
+    ) -> bool:
+        """Remove a command handler; return whether one was registered."""
+        return self._registry.remove_command(command_type, session_id)
+
+    def unregister_event_handler(
+        self,
+        event_type: type[Event],
+        handler: Callable[..., Any] | None = None,
+        session_id: str = ROOT,
+    ) -> int:
+        """Remove ``handler`` (every handler of the type if None); return how many."""
+        return self._registry.remove_event(event_type, handler, session_id)
+
+    def unregister_event_handlers(self, event_type: type[Event], session_id: str = ROOT) -> int:
+        """Remove every handler of ``event_type`` in a session; return how many."""
+        return self._registry.remove_event(event_type, None, session_id)
+
+    def unregister_session_handlers(self, session_id: str) -> int:
+        """Remove every command and event handler of a session; return how many."""
+        return self._registry.remove_session(session_id)
+
+    def register_observability_handler(self, handler: ObservabilityEventHandler) -> None:
+        """Send every event (bus events included) through ``handler`` first."""
+        if any(existing is handler for existing, _ in self._observers):
+            return
+        self._observers.append((handler, is_async_callable(handler.handle)))
+
+    def unregister_observability_handler(self, handler: ObservabilityEventHandler) -> None:
+        """Stop sending events to ``handler``."""
+        self._observers = [(h, a) for h, a in self._observers if h is not handler]
+
+    @property
+    def observability_handlers(self) -> list[ObservabilityEventHandler]:
+        """The registered observability handlers, in order."""
+        return [handler for handler, _ in self._observers]
+
+    def has_handlers(self, event_type: type[Event], session_id: str = ROOT) -> bool:
+        """True if an event of this type and session would reach any handler or observer."""
+        return bool(self._observers) or bool(self._registry.event_handlers(event_type, session_id))
+
+    # -- commands -----------------------------------------------------------
+
+    async def execute(self, command: Command) -> CommandResult:
+        """Run ``command``'s handler and return its result; never raises for handler errors.
+
+        The handler is the one of the command's session, else the ROOT one. A
+        handler that raises gives ``CommandResult(success=False)`` with the
+        traceback in ``metadata["exception_details"]``; a handler that returns
+        something other than a ``CommandResult`` gets it wrapped as ``result``.
+
+        Raises:
+            NoCommandHandlerError: no handler is registered for the command's type.
+        """
+        session_id = command.session_id
+        handler = self._registry.command_handler(type(command), session_id)
+        if handler is None:
+            raise NoCommandHandlerError(
+                f"no handler registered for command {type(command).__name__} "
+                f"(session {session_id!r}, or ROOT); register one with "
+                f"bus.register_command_handler({type(command).__name__}, handler)"
+            )
+        token = current_message.set((command.command_id, command.trace_id))  # type: ignore[arg-type]
+        try:
+            # Bus events are only built when an observer or handler would see them.
+            observed = bool(self._observers)
+            started_to, result_to = self._registry.command_event_handlers(session_id)
+            if observed or started_to:
+                await self._publish_awaited(
+                    CommandStartedEvent(command=command, session_id=session_id)
+                )
+            try:
+                if handler.is_async:
+                    value = await handler.fn(command)
+                else:
+                    value = handler.fn(command)
+                    if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):
+                        value = await value
+            except Exception as exc:
+                result = self._failed_result(command, handler, exc)
+            else:
+                if type(value) is CommandResult or isinstance(value, CommandResult):
+                    result = value
+                else:
+                    result = CommandResult(
+                        success=True, result=value, metadata={"finished_in": "bus"}
+                    )
+            if result.command_id is None:
+                result.command_id = command.command_id
+            if result.session_id is None:
+                result.session_id = session_id
+            if observed or result_to:
+                await self._publish_awaited(
+                    CommandResultEvent(command_result=result, session_id=session_id)
+                )
+        finally:
+            current_message.reset(token)
+        return result
+
+    def _failed_result(self, command: Command, handler: Handler, exc: Exception) -> CommandResult:
+        name = handler_name(handler.fn)
+        logger.warning(
+            "Command %s failed in %s: %s: %s", type(command).__name__, name, type(exc).__name__, exc
+        )
+        return CommandResult(
+            success=False,
+            command_id=command.command_id,
+            session_id=command.session_id,
+            error=f"{type(exc).__name__}: {exc}",
+            metadata={"exception_details": traceback.format_exc(), "handler": name},
+        )
+
+    # -- events -------------------------------------------------------------
+
+    async def publish(self, event: Event, await_processing: bool = True) -> None:
+        """Deliver ``event`` to its handlers.
+
+        Args:
+            event: The event. A :class:`ScheduledEvent` is only scheduled:
+                this returns at once and it is delivered at its time.
+            await_processing: True (default) returns after every handler ran;
+                False only queues the event (see :meth:`wait_for_events`).
+        """
+        if isinstance(event, ScheduledEvent):
+            self._schedule(event)
+        elif not await_processing:
+            self.publish_nowait(event)
+        elif self._queue:
+            await self._publish_behind_queue(event)
+        else:
+            await self._deliver(event)
+
+    def publish_nowait(self, event: Event) -> None:
+        """Queue ``event`` for delivery without waiting (usable from sync code).
+
+        A started bus delivers it from its consumer task; otherwise it is
+        delivered by the next awaited ``publish``, ``wait_for_events()`` or
+        ``start()``.
+        """
+        if isinstance(event, ScheduledEvent):
+            self._schedule(event)
+            return
+        self._queue.append((event, None))
+        self._wake()
+
+    async def _publish_awaited(self, event: Event) -> None:
+        if self._queue:
+            await self._publish_behind_queue(event)
+        else:
+            await self._deliver(event)
+
+    async def _publish_behind_queue(self, event: Event) -> None:
+        self._ensure_loop()
+        if self._running and asyncio.current_task() is not self._consumer:
+            waiter = self._loop.create_future()  # type: ignore[union-attr]
+            self._queue.append((event, waiter))
+            self._wake()
+            await waiter
+            return
+        # Not started, or a handler of a queued event publishing: deliver the
+        # queued events first (in order), then this one, in this task.
+        if not self._running:
+            await self._drain_inline()
+        await self._deliver(event)
+
+    async def wait_for_events(self) -> None:
+        """Return once every queued event (and those they queue in turn) was delivered.
+
+        With ``unsuppress_event_errors()``, raises the first handler error of
+        the queued deliveries.
+        """
+        self._ensure_loop()
+        if not self._running:
+            await self._drain_inline()
+        elif asyncio.current_task() is not self._consumer:
+            while self._queue:
+                waiter = self._loop.create_future()  # type: ignore[union-attr]
+                self._queue.append((_BARRIER, waiter))
+                self._wake()
+                await waiter
+        if self._queued_errors:
+            error, self._queued_errors = self._queued_errors[0], []
+            raise error
+
+    ensure_events_processed = wait_for_events
+
+    async def _drain_inline(self) -> None:
+        while self._queue:
+            event, waiter = self._queue.popleft()
+            if event is _BARRIER:
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(None)
+                continue
+            try:
+                await self._deliver(event)
+            except Exception as exc:
+                if waiter is None:
+                    self._queued_errors.append(exc)
+                elif not waiter.done():
+                    waiter.set_exception(exc)
+                continue
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+
+    async def _consume(self) -> None:
+        loop = self._loop
+        assert loop is not None
+        while not self._stopping:
+            if not self._queue:
+                self._waiter = loop.create_future()
+                await self._waiter
+                self._waiter = None
+                continue
+            event, waiter = self._queue.popleft()
+            if event is _BARRIER:
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(None)
+                continue
+            try:
+                await self._deliver(event)
+            except Exception as exc:  # only raised with unsuppressed event errors
+                if waiter is None:
+                    self._queued_errors.append(exc)
+                elif not waiter.done():
+                    waiter.set_exception(exc)
+                continue
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            try:
+                waiter.set_result(None)
+            except RuntimeError:  # its loop is closed: _ensure_loop will recover
+                self._waiter = None
+
+    async def _deliver(self, event: Event) -> None:
+        handlers = self._registry.event_handlers(type(event), event.session_id)
+        token = current_message.set((event.event_id, event.trace_id))  # type: ignore[arg-type]
+        first_error: Exception | None = None
+        try:
+            for observer, is_async in self._observers:
+                try:
+                    if is_async:
+                        await observer.handle(event)  # type: ignore[misc]
+                    else:
+                        observer.handle(event)
+                except Exception as exc:
+                    self._observer_failed(observer, event, exc)
+            for fn, is_async in handlers:
+                try:
+                    if is_async:
+                        await fn(event)
+                    else:
+                        value = fn(event)
+                        if value is not None and (
+                            asyncio.iscoroutine(value) or isinstance(value, asyncio.Future)
+                        ):
+                            await value
+                except Exception as exc:
+                    if first_error is None:
+                        first_error = exc
+                    await self._handler_failed(event, fn, exc)
+        finally:
+            current_message.reset(token)
+        if first_error is not None and not self._suppress_event_errors:
+            raise first_error
+
+    def _observer_failed(
+        self, observer: ObservabilityEventHandler, event: Event, exc: Exception
+    ) -> None:
+        self.event_handler_errors.append(exc)
+        logger.warning(
+            "Observability handler %r failed on %s: %s: %s",
+            observer,
+            type(event).__name__,
+            type(exc).__name__,
+            exc,
+        )
+
+    async def _handler_failed(self, event: Event, fn: Callable[..., Any], exc: Exception) -> None:
+        self.event_handler_errors.append(exc)
+        name = handler_name(fn)
+        logger.warning(
+            "Event handler %s failed on %s: %s: %s",
+            name,
+            type(event).__name__,
+            type(exc).__name__,
+            exc,
+            exc_info=logger.isEnabledFor(logging.DEBUG),
+        )
+        if isinstance(event, EventHandlerFailedEvent):
+            return  # a failing failure handler must not loop
+        failure = EventHandlerFailedEvent(
+            event=event, handler=name, exception=exc, session_id=event.session_id
+        )
+        try:
+            await self._deliver(failure)
+        except Exception:  # raised only when unsuppressed; the original error wins
+            pass
+
+    # -- scheduled events ---------------------------------------------------
+
+    def _push_scheduled(self, event: ScheduledEvent) -> None:
+        when = event.scheduled_time.timestamp()  # naive datetimes are local time
+        heapq.heappush(self._scheduled, (when, next(self._sequence), event))
+
+    def _schedule(self, event: ScheduledEvent) -> None:
+        self._push_scheduled(event)
+        try:
+            self._ensure_loop()
+        except RuntimeError:  # no running loop: armed at start()
+            return
+        if self._running:
+            self._arm_timer()
+        else:
+            logger.debug(
+                "Scheduled %s while the bus is not started: it fires after start()",
+                type(event).__name__,
+            )
+
+    def _arm_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._scheduled or not self._running or self._loop is None:
+            return
+        delay = max(0.0, self._scheduled[0][0] - time.time())
+        self._timer = self._loop.call_at(self._loop.time() + delay, self._fire_due)
+
+    def _fire_due(self) -> None:
+        self._timer = None
+        now = time.time()
+        while self._scheduled and self._scheduled[0][0] <= now:
+            _, _, event = heapq.heappop(self._scheduled)
+            self._queue.append((event, None))
+        self._wake()
+        self._arm_timer()

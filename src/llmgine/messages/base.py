@@ -1,0 +1,223 @@
+"""The machinery every message shares: dataclass set-up, registry, dict round trip.
+
+Subclasses become dataclasses automatically, so both of these work::
+
+    class Ping(Command):
+        text: str = ""
+
+    @dataclass
+    class Ping(Command):
+        text: str = ""
+
+Framework fields (ids, timestamp, session, metadata, trace) are keyword-only,
+so a subclass's own fields are the positional ones: ``Ping("hello")``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import importlib
+import sys
+import typing
+from typing import Any, ClassVar, Self
+
+from llmgine.errors import SerializationError
+from llmgine.messages.serialization import (
+    MESSAGE_TYPE_KEY,
+    restore_value,
+    to_jsonable,
+    type_adapter,
+)
+from llmgine.messages.trace import current_message
+
+__all__ = ["ROOT", "GLOBAL", "Message", "message_class", "utcnow"]
+
+#: Session id of messages and handlers that belong to no particular session.
+ROOT = "ROOT"
+#: Session id of handlers that see the events of every session.
+GLOBAL = "GLOBAL"
+
+_REGISTRY: dict[str, type[Message]] = {}
+_PRIMITIVES = frozenset({str, int, float, bool, type(None)})
+_CTOR_NAMES = frozenset({"__init__", "__post_init__"})
+_UTC = _dt.UTC
+
+
+def utcnow() -> _dt.datetime:
+    """Return the current time as a timezone-aware UTC datetime."""
+    return _dt.datetime.now(_UTC)
+
+
+def _keep_factory_defaults(cls: type) -> None:
+    # dataclass() deletes class attributes of default_factory fields; a second
+    # @dataclass on the same class (the user's own decorator) would then see a
+    # field without default. Putting the Field objects back makes it idempotent.
+    own = cls.__dict__.get("__annotations__", {})
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.name in own and f.default_factory is not dataclasses.MISSING:
+            setattr(cls, f.name, f)
+
+
+def emit_site(message: object, depth: int = 2) -> str:
+    """Return ``"module.function:line"`` of the code that created ``message``.
+
+    Frames of the message's own constructors (the generated ``__init__`` and
+    any ``__post_init__``/``__init__`` in the class chain) are skipped.
+    ``sys._getframe`` is used instead of ``inspect``: it is far cheaper.
+    """
+    frame = sys._getframe(depth)
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name in _CTOR_NAMES and (
+            code.co_filename == "<string>" or frame.f_locals.get("self") is message
+        ):
+            frame = frame.f_back
+            continue
+        return frame_site(frame)
+    return "unknown"
+
+
+_SITES: dict[tuple[Any, int], str] = {}
+
+
+def frame_site(frame: Any) -> str:
+    """Return ``"module.function:line"`` for a frame (cached: it is built per message)."""
+    key = (frame.f_code, frame.f_lineno)
+    site = _SITES.get(key)
+    if site is None:
+        site = f"{frame.f_globals.get('__name__', '?')}.{frame.f_code.co_name}:{key[1]}"
+        if len(_SITES) > 50_000:
+            _SITES.clear()
+        _SITES[key] = site
+    return site
+
+
+def message_class(name: str) -> type[Message]:
+    """Return the message class registered under ``name`` ("module:QualName").
+
+    Imports the module when the class is not registered yet, so a persisted or
+    logged message can be loaded by a process that has not imported it.
+
+    Raises:
+        SerializationError: no such class can be found.
+    """
+    cls = _REGISTRY.get(name)
+    if cls is not None:
+        return cls
+    module, _, _ = name.partition(":")
+    if module and module != "__main__":
+        try:
+            importlib.import_module(module)
+        except Exception as exc:
+            raise SerializationError(
+                f"unknown message type {name!r}: importing module {module!r} failed ({exc})"
+            ) from exc
+    cls = _REGISTRY.get(name)
+    if cls is None:
+        raise SerializationError(
+            f"unknown message type {name!r}: define or import that class before loading it"
+        )
+    return cls
+
+
+class Message:
+    """Base of :class:`~llmgine.messages.Command` and :class:`~llmgine.messages.Event`."""
+
+    _message_type: ClassVar[str] = "llmgine.messages.base:Message"
+    _serial_fields: ClassVar[tuple[str, ...] | None] = None
+    _restore_plan: ClassVar[dict[str, Any] | None] = None
+
+    def __init_subclass__(cls, *, kw_only: bool = False, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        dataclasses.dataclass(cls, kw_only=kw_only)
+        _keep_factory_defaults(cls)
+        cls._message_type = f"{cls.__module__}:{cls.__qualname__}"
+        cls._serial_fields = None
+        cls._restore_plan = None
+        _REGISTRY[cls._message_type] = cls
+
+    @property
+    def message_id(self) -> str:
+        """This message's id (``command_id`` or ``event_id``)."""
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-compatible dict of every field, naming the concrete class.
+
+        Values JSON cannot carry become readable strings; this never raises.
+        """
+        cls = type(self)
+        names = cls.__dict__.get("_serial_fields")
+        if names is None:
+            names = tuple(f.name for f in dataclasses.fields(self))  # type: ignore[arg-type]
+            cls._serial_fields = names
+        out: dict[str, Any] = {MESSAGE_TYPE_KEY: cls._message_type}
+        for name in names:
+            value = getattr(self, name, None)
+            out[name] = value if type(value) in _PRIMITIVES else to_jsonable(value)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """Rebuild a message from :meth:`to_dict` output, as its concrete class.
+
+        ``Event.from_dict(d)`` returns an instance of the subclass named in
+        ``d``; field values are rebuilt from their type hints (datetimes,
+        enums, nested dataclasses, pydantic models and messages). Keys that are
+        not fields (such as a log line's ``event_type``) are ignored.
+
+        Raises:
+            SerializationError: the named class is unknown or not a ``cls``.
+        """
+        if not isinstance(data, dict):
+            raise SerializationError(f"expected a dict, got {type(data).__name__}")
+        name = data.get(MESSAGE_TYPE_KEY)
+        target: type[Message] = message_class(name) if name else cls
+        if not issubclass(target, cls):
+            raise SerializationError(f"{name!r} is not a {cls.__name__}")
+        plan = target.__dict__.get("_restore_plan")
+        if plan is None:
+            plan = _restore_plan_for(target)
+            target._restore_plan = plan
+        kwargs = {
+            field_name: restore_value(data[field_name], adapter, Message.from_dict)
+            for field_name, adapter in plan.items()
+            if field_name in data
+        }
+        try:
+            return target(**kwargs)  # type: ignore[return-value]
+        except TypeError as exc:
+            raise SerializationError(f"cannot rebuild {name or cls.__name__}: {exc}") from exc
+
+
+def _restore_plan_for(cls: type[Message]) -> dict[str, Any]:
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:  # unresolvable forward references: use what is resolved
+        hints = {}
+    plan: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if not f.init:
+            continue
+        hint = hints.get(f.name, f.type)
+        plan[f.name] = type_adapter(hint)
+    return plan
+
+
+def stamp(message: Any, message_id: str) -> None:
+    """Fill a new message's session default, trace fields and emit site."""
+    if message.session_id is None:
+        message.session_id = ROOT
+    current = current_message.get()
+    if current is None:
+        if message.trace_id is None:
+            message.trace_id = message_id
+    else:
+        if message.parent_id is None:
+            message.parent_id = current[0]
+        if message.trace_id is None:
+            message.trace_id = current[1]
+    metadata = message.metadata
+    if "emitted_from" not in metadata:
+        metadata["emitted_from"] = emit_site(message, 3)

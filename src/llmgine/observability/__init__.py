@@ -1,0 +1,17 @@
+"""Observability: handlers that see every event, JSONL and console logs, redaction."""
+
+from llmgine.observability.base import ObservabilityEventHandler
+from llmgine.observability.console import ConsoleEventHandler
+from llmgine.observability.events import LogLevel
+from llmgine.observability.file import FileEventHandler
+from llmgine.observability.redaction import Redactor, default_redactor, is_secret_key
+
+__all__ = [
+    "ConsoleEventHandler",
+    "FileEventHandler",
+    "LogLevel",
+    "ObservabilityEventHandler",
+    "Redactor",
+    "default_redactor",
+    "is_secret_key",
+]

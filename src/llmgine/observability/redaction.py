@@ -1,0 +1,196 @@
+"""Masking secrets before anything is logged.
+
+Two rules, applied to every dict an observability handler writes:
+
+* a value whose key names a secret (``api_key``, ``authorization``,
+  ``password``, ``*_token``, ...) is replaced whole by ``"***"``;
+* inside any string, text that looks like a credential (``sk-...``,
+  ``AIza...``, ``Bearer ...``, ...) or equals the value of a secret-named
+  environment variable (``OPENAI_API_KEY``, ``*_TOKEN``, ...) becomes ``"***"``.
+
+Usage counters such as ``prompt_tokens`` are not secrets and stay readable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import enum
+import os
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = ["MASK", "Redactor", "default_redactor", "is_secret_key"]
+
+MASK = "***"
+
+_SECRET_KEYS = frozenset(
+    {
+        "api_key", "apikey", "x_api_key", "api_token", "x_goog_api_key",
+        "authorization", "proxy_authorization", "cookie", "set_cookie",
+        "password", "passwd", "secret", "access_token", "refresh_token",
+        "id_token", "auth_token", "bearer_token", "session_token", "client_secret",
+        "private_key", "secret_key", "access_key", "credentials",
+    }
+)  # fmt: skip
+_SECRET_SUFFIXES = (
+    "_api_key", "_apikey", "_password", "_passwd", "_secret", "_token",
+    "_secret_key", "_access_key", "_private_key", "_credentials",
+)  # fmt: skip
+
+_KEY_PATTERNS = [
+    r"sk-(?:ant-|proj-|or-v1-|or-)?[A-Za-z0-9_\-]{16,}",  # OpenAI, Anthropic, OpenRouter
+    r"AIza[0-9A-Za-z_\-]{30,}",  # Google
+    r"xai-[A-Za-z0-9]{20,}",  # xAI
+    r"gsk_[A-Za-z0-9]{20,}",  # Groq
+    r"gh[pousr]_[A-Za-z0-9]{20,}",  # GitHub
+    r"github_pat_[A-Za-z0-9_]{20,}",
+    r"hf_[A-Za-z0-9]{20,}",  # Hugging Face
+    r"AKIA[0-9A-Z]{16}",  # AWS access key id
+    r"xox[abprs]-[A-Za-z0-9\-]{10,}",  # Slack
+    r"(?<=[Bb]earer )[A-Za-z0-9._~+/\-]{12,}=*",
+]
+_MIN_SECRET_LEN = 8
+_KEY_CACHE: dict[str, bool] = {}
+# Framework-made values that never carry user text.
+_SAFE_FIELDS = frozenset({"event_id", "command_id", "parent_id", "trace_id", "timestamp"})
+_SAFE_METADATA = frozenset({"emitted_from", "finished_in"})
+_PLAIN = frozenset({int, float, bool, type(None), _dt.datetime, _dt.date})
+_MAX_CHECK_DEPTH = 16
+
+
+def is_secret_key(key: str) -> bool:
+    """True if a dict key or field name says its value is a secret."""
+    try:
+        return _KEY_CACHE[key]
+    except KeyError:
+        pass
+    norm = key.lower().replace("-", "_")
+    secret = norm in _SECRET_KEYS or norm.endswith(_SECRET_SUFFIXES)
+    if len(_KEY_CACHE) < 10_000:
+        _KEY_CACHE[key] = secret
+    return secret
+
+
+def _env_secrets(environ: Mapping[str, str]) -> list[str]:
+    return [
+        value
+        for name, value in environ.items()
+        if len(value) >= _MIN_SECRET_LEN and is_secret_key(name)
+    ]
+
+
+class Redactor:
+    """Masks secrets in JSON-like data (see the module docstring for the rules).
+
+    Args:
+        extra_values: Literal secrets to mask wherever they appear.
+        use_environment: Also mask the values of secret-named environment
+            variables, read now and again on :meth:`refresh`.
+    """
+
+    def __init__(self, extra_values: Iterable[str] = (), *, use_environment: bool = True) -> None:
+        self._extra = [v for v in extra_values if len(v) >= _MIN_SECRET_LEN]
+        self._use_environment = use_environment
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Re-read secret values from the environment (after loading a ``.env`` file)."""
+        literals = list(self._extra)
+        if self._use_environment:
+            literals += _env_secrets(os.environ)
+        # Longest first, so a secret that contains another is masked whole.
+        parts = [re.escape(v) for v in sorted(set(literals), key=len, reverse=True)]
+        self._pattern = re.compile("|".join(parts + _KEY_PATTERNS))
+
+    def redact_text(self, text: str) -> str:
+        """Return ``text`` with anything that looks like a credential masked."""
+        if len(text) < _MIN_SECRET_LEN:
+            return text
+        return self._pattern.sub(MASK, text)
+
+    def needs_redaction(self, value: Any, _depth: int = 0) -> bool:
+        """True unless ``value`` provably holds nothing to mask.
+
+        Walks strings, containers and dataclass fields (framework id and
+        timestamp fields are skipped). Values it cannot see into - messages
+        nested in messages, exceptions, arbitrary objects - answer True, so
+        they take the careful path (``to_dict`` then :meth:`redact`).
+        """
+        cls = type(value)
+        if cls is str:
+            return len(value) >= _MIN_SECRET_LEN and self._pattern.search(value) is not None
+        if cls in _PLAIN:
+            return False
+        if _depth > _MAX_CHECK_DEPTH:
+            return True
+        depth = _depth + 1
+        if cls is dict:
+            for key, item in value.items():
+                if type(key) is not str:
+                    return True
+                if key in _SAFE_METADATA:
+                    continue
+                if is_secret_key(key) or self.needs_redaction(item, depth):
+                    return True
+            return False
+        if cls is list or cls is tuple:
+            return any(self.needs_redaction(item, depth) for item in value)
+        if isinstance(value, enum.Enum):
+            return self.needs_redaction(value.value, depth)
+        if _depth == 0 and dataclasses.is_dataclass(value):
+            for name in _field_names(cls):
+                if name in _SAFE_FIELDS:
+                    continue
+                if is_secret_key(name) or self.needs_redaction(getattr(value, name), depth):
+                    return True
+            return False
+        return True
+
+    def redact(self, data: Any) -> Any:
+        """Return ``data`` with secrets masked; dicts and lists are changed in place."""
+        if isinstance(data, str):
+            return self.redact_text(data)
+        if isinstance(data, dict):
+            for key, value in data.items():
+                if type(key) is str and is_secret_key(key):
+                    if value is not None and value != "":
+                        data[key] = MASK
+                elif type(value) is str:
+                    if len(value) >= _MIN_SECRET_LEN:
+                        data[key] = self._pattern.sub(MASK, value)
+                elif isinstance(value, dict | list):
+                    self.redact(value)
+            return data
+        if isinstance(data, list):
+            for index, value in enumerate(data):
+                if type(value) is str:
+                    if len(value) >= _MIN_SECRET_LEN:
+                        data[index] = self._pattern.sub(MASK, value)
+                elif isinstance(value, dict | list):
+                    self.redact(value)
+            return data
+        return data
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = tuple(f.name for f in dataclasses.fields(cls))
+        _FIELD_NAMES[cls] = names
+    return names
+
+
+_DEFAULT: Redactor | None = None
+
+
+def default_redactor() -> Redactor:
+    """The shared :class:`Redactor` (environment secrets read at first use)."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = Redactor()
+    return _DEFAULT
