@@ -1,0 +1,1 @@
+"""Example engines built on LLMgine (added with the engines)."""

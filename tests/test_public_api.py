@@ -1,0 +1,98 @@
+"""The public API: every name in ``__all__`` exists, and the seed's import paths work."""
+
+import importlib
+
+import pytest
+
+import llmgine
+
+PUBLIC_MODULES = [
+    "llmgine",
+    "llmgine.bus",
+    "llmgine.messages",
+    "llmgine.observability",
+    "llmgine.observability.handlers",
+    "llmgine.errors",
+    "llmgine.bootstrap",
+    "llmgine.testing",
+]
+
+
+@pytest.mark.parametrize("module_name", PUBLIC_MODULES)
+def test_all_names_exist(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    assert module.__all__, f"{module_name} has an empty __all__"
+    missing = [name for name in module.__all__ if not hasattr(module, name)]
+    assert missing == []
+    assert len(set(module.__all__)) == len(module.__all__)
+
+
+def test_public_classes_are_exported_from_the_top_level() -> None:
+    expected = {
+        "MessageBus",
+        "BusSession",
+        "Command",
+        "CommandResult",
+        "Event",
+        "ScheduledEvent",
+        "CommandStartedEvent",
+        "CommandResultEvent",
+        "EventHandlerFailedEvent",
+        "SessionStartEvent",
+        "SessionEndEvent",
+        "ApplicationBootstrap",
+        "ApplicationConfig",
+        "ObservabilityEventHandler",
+        "FileEventHandler",
+        "ConsoleEventHandler",
+        "LLMgineError",
+    }
+    assert expected <= set(llmgine.__all__)
+
+
+def test_seed_import_paths_still_work() -> None:
+    from llmgine.bootstrap import ApplicationBootstrap, ApplicationConfig
+    from llmgine.bus.bus import MessageBus
+    from llmgine.bus.session import BusSession, SessionEndEvent, SessionStartEvent
+    from llmgine.messages.commands import Command, CommandResult
+    from llmgine.messages.events import (
+        CommandResultEvent,
+        CommandStartedEvent,
+        Event,
+        EventHandlerFailedEvent,
+        ScheduledEvent,
+    )
+    from llmgine.observability.handlers import (
+        ConsoleEventHandler,
+        FileEventHandler,
+        ObservabilityEventHandler,
+    )
+
+    assert MessageBus is llmgine.MessageBus
+    assert BusSession is llmgine.BusSession
+    assert SessionStartEvent is llmgine.SessionStartEvent
+    assert SessionEndEvent is llmgine.SessionEndEvent
+    for cls in (
+        Command,
+        CommandResult,
+        Event,
+        ScheduledEvent,
+        CommandResultEvent,
+        CommandStartedEvent,
+        EventHandlerFailedEvent,
+        ConsoleEventHandler,
+        FileEventHandler,
+        ObservabilityEventHandler,
+    ):
+        assert getattr(llmgine, cls.__name__) is cls
+    assert ApplicationBootstrap is llmgine.ApplicationBootstrap
+    assert ApplicationConfig is llmgine.ApplicationConfig
+
+
+def test_importing_llmgine_does_not_import_pydantic() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, llmgine; print('pydantic' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,0 +1,1 @@
+"""Example user tools (functions an engine can call); added with the ToolManager."""
