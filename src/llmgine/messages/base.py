@@ -195,7 +195,7 @@ def _restore_plan_for(cls: type[Message]) -> dict[str, Any]:
     try:
         hints = typing.get_type_hints(cls)
     except Exception:  # unresolvable forward references: use what is resolved
-        hints = {}
+        hints = _resolvable_hints(cls)
     plan: dict[str, Any] = {}
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         if not f.init:
@@ -203,6 +203,29 @@ def _restore_plan_for(cls: type[Message]) -> dict[str, Any]:
         hint = hints.get(f.name, f.type)
         plan[f.name] = type_adapter(hint)
     return plan
+
+
+def _resolvable_hints(cls: type) -> dict[str, Any]:
+    # get_type_hints gives up on the whole class when one hint cannot be
+    # resolved (say a type local to the function that defined the class);
+    # resolve the others one by one, the way it would have.
+    hints: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        annotations = klass.__dict__.get("__annotations__", {})
+        if not annotations:
+            continue
+        module = sys.modules.get(klass.__module__)
+        globalns = dict(getattr(module, "__dict__", {}))
+        localns = dict(vars(klass))
+        for name, hint in annotations.items():
+            if isinstance(hint, str):
+                try:
+                    hint = eval(hint, globalns, localns)  # what get_type_hints does
+                except Exception:
+                    hints.pop(name, None)
+                    continue
+            hints[name] = hint
+    return hints
 
 
 def stamp(message: Any, message_id: str) -> None:

@@ -74,9 +74,13 @@ def to_jsonable(value: Any, _depth: int = 0) -> Any:
     model_dump = getattr(value, "model_dump", None)
     if model_dump is not None and callable(model_dump):
         try:
-            return model_dump(mode="json")
+            dumped = model_dump(mode="json")
         except Exception:
             return _safe_repr(value)
+        # A look-alike (a mock, a proxy) may return something JSON cannot carry.
+        if type(dumped) in _PRIMITIVES or type(dumped) in (dict, list):
+            return dumped
+        return _safe_repr(value)
     if isinstance(value, _dt.timedelta):
         return value.total_seconds()
     if isinstance(value, PurePath | uuid.UUID | Decimal):

@@ -37,6 +37,15 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reseed)
 
 
+_MIX = 0x9E3779B97F4A7C15  # odd, so multiplying mod 2**64 is a bijection
+_MASK = (1 << 64) - 1
+
+
 def new_id() -> str:
-    """Return a new unique id: 32 hex digits."""
-    return f"{_prefix}{next(_counter):016x}"
+    """Return a new unique id: 32 hex digits.
+
+    The first half is the process counter scrambled by a bijection (so ids
+    still differ in their first characters, the ones people abbreviate to),
+    the second half the per-process random prefix.
+    """
+    return f"{(next(_counter) * _MIX) & _MASK:016x}{_prefix}"

@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable
 from typing import Any
 
+import orjson
+
 from llmgine.messages.events import Event
 from llmgine.observability.redaction import Redactor, default_redactor
 
-__all__ = ["ObservabilityEventHandler"]
+__all__ = ["ObservabilityEventHandler", "dumps_json"]
+
+
+def dumps_json(data: Any) -> bytes:
+    """Compact JSON bytes for log output; never raises for odd values.
+
+    orjson is used for speed; what it refuses (integers beyond 64 bits, say)
+    goes through the standard library instead.
+    """
+    try:
+        return orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return json.dumps(data, default=str, separators=(",", ":")).encode()
 
 
 class ObservabilityEventHandler(ABC):

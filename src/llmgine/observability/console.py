@@ -5,10 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import orjson
-
 from llmgine.messages.events import Event, EventHandlerFailedEvent
-from llmgine.observability.base import ObservabilityEventHandler
+from llmgine.observability.base import ObservabilityEventHandler, dumps_json
 
 __all__ = ["ConsoleEventHandler"]
 
@@ -50,7 +48,7 @@ class ConsoleEventHandler(ObservabilityEventHandler):
         for key, value in data.items():
             if key in _BASE_FIELDS:
                 continue
-            text = value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
+            text = value if isinstance(value, str) else dumps_json(value).decode()
             parts.append(f"{key}={text}")
         line = " ".join(parts).replace("\n", "\\n")
         if len(line) > self.max_length:

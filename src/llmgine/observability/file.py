@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from llmgine.messages.events import Event
-from llmgine.observability.base import ObservabilityEventHandler
+from llmgine.observability.base import ObservabilityEventHandler, dumps_json
 
 __all__ = ["FileEventHandler"]
 
@@ -91,7 +91,7 @@ class FileEventHandler(ObservabilityEventHandler):
             else:
                 line = _line_prefix(type(event)) + body[1:]
         if line is None:
-            line = orjson.dumps(self.event_to_dict(event), default=str)
+            line = dumps_json(self.event_to_dict(event))
         buffer = self._buffer
         buffer.append(line)
         if len(buffer) >= self.buffer_size:

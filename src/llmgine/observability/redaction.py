@@ -39,6 +39,7 @@ _SECRET_SUFFIXES = (
     "_secret_key", "_access_key", "_private_key", "_credentials",
 )  # fmt: skip
 
+# Each pattern must start a word: "risk-assessment-..." is not an "sk-" key.
 _KEY_PATTERNS = [
     r"sk-(?:ant-|proj-|or-v1-|or-)?[A-Za-z0-9_\-]{16,}",  # OpenAI, Anthropic, OpenRouter
     r"AIza[0-9A-Za-z_\-]{30,}",  # Google
@@ -102,7 +103,8 @@ class Redactor:
             literals += _env_secrets(os.environ)
         # Longest first, so a secret that contains another is masked whole.
         parts = [re.escape(v) for v in sorted(set(literals), key=len, reverse=True)]
-        self._pattern = re.compile("|".join(parts + _KEY_PATTERNS))
+        keys = "|".join(_KEY_PATTERNS)
+        self._pattern = re.compile("|".join([*parts, rf"(?<![A-Za-z0-9_\-])(?:{keys})"]))
 
     def redact_text(self, text: str) -> str:
         """Return ``text`` with anything that looks like a credential masked."""
