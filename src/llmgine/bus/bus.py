@@ -6,8 +6,8 @@ Delivery model
 one after another in registration order, and returns when all have run. This
 needs no started bus, never deadlocks when a handler publishes or executes in
 turn, and keeps the events of one task in publish order. If events queued
-with ``await_processing=False`` are still waiting, an awaited publish waits
-behind them, so order holds across both ways of publishing.
+with ``await_processing=False`` are still waiting (or being delivered), an
+awaited publish waits behind them, so order holds across both ways of publishing.
 
 ``start()`` adds what needs a running loop: a consumer task for queued events
 and one timer (``loop.call_at``) for the earliest scheduled event. Nothing
@@ -25,6 +25,7 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ from llmgine.messages.events import (
 )
 from llmgine.messages.trace import current_message
 from llmgine.observability.base import ObservabilityEventHandler
+from llmgine.observability.redaction import default_redactor
 
 __all__ = ["MessageBus"]
 
@@ -50,6 +52,13 @@ logger = logging.getLogger("llmgine.bus")
 
 # Queue entries are (event, waiter); a barrier entry only resolves its waiter.
 _BARRIER: Any = object()
+
+# The delivery the consumer task is running, as seen from the handlers it runs
+# (and the tasks they create). Publishing from such a delivery is nested: it is
+# delivered at once; queueing it behind the consumer would deadlock.
+_consumer_delivery: ContextVar[object | None] = ContextVar(
+    "llmgine_bus_consumer_delivery", default=None
+)
 
 
 class MessageBus:
@@ -81,6 +90,7 @@ class MessageBus:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._consumer: asyncio.Task[None] | None = None
         self._waiter: asyncio.Future[None] | None = None
+        self._delivery: object | None = None  # set while the consumer delivers an event
         self._timer: asyncio.TimerHandle | None = None
         self._running = False
         self._stopping = False
@@ -117,6 +127,7 @@ class MessageBus:
             if self._loop is not None:
                 self._consumer = None
                 self._waiter = None
+                self._delivery = None
                 self._timer = None
                 self._running = False
                 self._stopping = False
@@ -339,7 +350,11 @@ class MessageBus:
     def _failed_result(self, command: Command, handler: Handler, exc: Exception) -> CommandResult:
         name = handler_name(handler.fn)
         logger.warning(
-            "Command %s failed in %s: %s: %s", type(command).__name__, name, type(exc).__name__, exc
+            "Command %s failed in %s: %s: %s",
+            type(command).__name__,
+            name,
+            type(exc).__name__,
+            default_redactor().redact_text(str(exc)),
         )
         return CommandResult(
             success=False,
@@ -364,7 +379,7 @@ class MessageBus:
             self._schedule(event)
         elif not await_processing:
             self.publish_nowait(event)
-        elif self._queue:
+        elif self._queue or self._delivery is not None:
             await self._publish_behind_queue(event)
         else:
             await self._deliver(event)
@@ -383,14 +398,17 @@ class MessageBus:
         self._wake()
 
     async def _publish_awaited(self, event: Event) -> None:
-        if self._queue:
+        if self._queue or self._delivery is not None:
             await self._publish_behind_queue(event)
         else:
             await self._deliver(event)
 
+    def _in_consumer_delivery(self) -> bool:
+        return self._delivery is not None and _consumer_delivery.get() is self._delivery
+
     async def _publish_behind_queue(self, event: Event) -> None:
         self._ensure_loop()
-        if self._running and asyncio.current_task() is not self._consumer:
+        if self._running and not self._in_consumer_delivery():
             waiter = self._loop.create_future()  # type: ignore[union-attr]
             self._queue.append((event, waiter))
             self._wake()
@@ -411,8 +429,8 @@ class MessageBus:
         self._ensure_loop()
         if not self._running:
             await self._drain_inline()
-        elif asyncio.current_task() is not self._consumer:
-            while self._queue:
+        elif not self._in_consumer_delivery():
+            while self._queue or self._delivery is not None:
                 waiter = self._loop.create_future()  # type: ignore[union-attr]
                 self._queue.append((_BARRIER, waiter))
                 self._wake()
@@ -444,7 +462,9 @@ class MessageBus:
     async def _consume(self) -> None:
         loop = self._loop
         assert loop is not None
-        while not self._stopping:
+        this_task = asyncio.current_task()
+        # stop() from a handler run here forgets this task: end with that delivery.
+        while not self._stopping and self._consumer is this_task:
             if not self._queue:
                 self._waiter = loop.create_future()
                 await self._waiter
@@ -455,6 +475,8 @@ class MessageBus:
                 if waiter is not None and not waiter.done():
                     waiter.set_result(None)
                 continue
+            delivery = self._delivery = object()
+            context_token = _consumer_delivery.set(delivery)
             try:
                 await self._deliver(event)
             except Exception as exc:  # only raised with unsuppressed event errors
@@ -463,6 +485,10 @@ class MessageBus:
                 elif not waiter.done():
                     waiter.set_exception(exc)
                 continue
+            finally:
+                _consumer_delivery.reset(context_token)
+                if self._delivery is delivery:
+                    self._delivery = None
             if waiter is not None and not waiter.done():
                 waiter.set_result(None)
 
@@ -515,18 +541,19 @@ class MessageBus:
             observer,
             type(event).__name__,
             type(exc).__name__,
-            exc,
+            default_redactor().redact_text(str(exc)),
         )
 
     async def _handler_failed(self, event: Event, fn: Callable[..., Any], exc: Exception) -> None:
         self.event_handler_errors.append(exc)
         name = handler_name(fn)
+        # The message is masked; the traceback (debug level only) is not.
         logger.warning(
             "Event handler %s failed on %s: %s: %s",
             name,
             type(event).__name__,
             type(exc).__name__,
-            exc,
+            default_redactor().redact_text(str(exc)),
             exc_info=logger.isEnabledFor(logging.DEBUG),
         )
         if isinstance(event, EventHandlerFailedEvent):

@@ -28,7 +28,9 @@ class BusSession:
     this session's handlers and GLOBAL ones.
 
     With plain ``with`` the start and end events cannot be awaited: they are
-    queued and delivered, in order, by the started bus or the next awaited publish.
+    queued and delivered, in order, by the started bus or the next awaited
+    publish. The session's handlers are removed at once on leaving, so there
+    only GLOBAL (and no session) handlers see its ``SessionEndEvent``.
     """
 
     def __init__(self, id: str | None = None, bus: MessageBus | None = None) -> None:  # noqa: A002

@@ -66,7 +66,7 @@ class ScheduledEvent(Event, kw_only=True):
     delivered after the next ``start()``.
     """
 
-    scheduled_time: _dt.datetime = field(default_factory=_dt.datetime.now)
+    scheduled_time: _dt.datetime = field(default_factory=utcnow)
 
 
 class EventHandlerFailedEvent(Event, kw_only=True):
