@@ -144,7 +144,9 @@ def test_default_filename_is_timestamped_in_log_dir(tmp_path: Path) -> None:
         stamp = dt.datetime.strptime(match.group(1), "%Y%m%d_%H%M%S")
         assert before <= stamp <= after
         assert not handler.log_dir.exists()  # created when first written
-        handler.handle(Note("x"))  # no running loop: written at once
+        handler.handle(Note("x"))  # no running loop: handed to the writer at once
+        assert handler._buffer == []
+        handler._writer.wait()
         assert len(read_lines(handler.log_file)) == 1
     finally:
         handler.close()
@@ -188,12 +190,14 @@ async def test_buffer_is_written_within_the_flush_interval(
     assert handler._timer is timer  # one timer per batch, not one per event
 
     await wait_until(lambda: handler._timer is None, "the flush timer")
+    await wait_until(lambda: len(read_lines(handler.log_file)) == 2, "the writer thread")
     assert [obj["text"] for obj in read_objects(handler.log_file)] == ["one", "two"]
 
     # the next event arms a new timer, which writes it in turn
     await bus.publish(Note("three"))
     assert handler._timer is not None
     await wait_until(lambda: handler._timer is None, "the second flush timer")
+    await wait_until(lambda: len(read_lines(handler.log_file)) == 3, "the writer thread")
     assert [obj["text"] for obj in read_objects(handler.log_file)] == ["one", "two", "three"]
 
 
@@ -204,9 +208,12 @@ async def test_full_buffer_is_written_at_once(bus: MessageBus, make_handler: Mak
     await bus.publish(Note("b"))
     assert not handler.log_file.exists()
     await bus.publish(Note("c"))
-    assert [obj["text"] for obj in read_objects(handler.log_file)] == ["a", "b", "c"]
+    assert handler._buffer == []  # handed to the writer thread at once
     assert handler._timer is None
+    handler._writer.wait()
+    assert [obj["text"] for obj in read_objects(handler.log_file)] == ["a", "b", "c"]
     await bus.publish(Note("d"))
+    handler._writer.wait()
     assert len(read_lines(handler.log_file)) == 3
 
 
@@ -220,7 +227,7 @@ async def test_close_then_more_events_reopens_and_appends(
 
     await bus.publish(Note("before close"))
     handler.close()
-    assert handler._fd is None
+    assert handler._writer.fd is None
     assert len(read_lines(handler.log_file)) == 2
 
     await bus.publish(Note("after close"))
@@ -320,6 +327,7 @@ async def test_unwritable_log_dir_warns_and_keeps_events(
 
     await bus.publish(Note("lost?"))  # must not raise
     await bus.publish(Note("still here?"))
+    handler._writer.wait()
 
     warnings = [
         r
@@ -334,8 +342,25 @@ async def test_unwritable_log_dir_warns_and_keeps_events(
     # once the directory can be made, the kept events are written
     blocker.unlink()
     await bus.publish(Note("third"))
+    handler._writer.wait()
     assert [obj["text"] for obj in read_objects(handler.log_file)] == [
         "lost?",
         "still here?",
         "third",
     ]
+
+
+def test_writer_thread_ends_with_its_handler(tmp_path: Path) -> None:
+    import gc
+    import threading
+
+    handler = FileEventHandler(tmp_path, filename="dropped.jsonl")
+    handler.handle(Note("x"))
+    handler.flush()
+    thread = handler._writer._thread
+    assert thread is not None and thread.is_alive()
+    del handler
+    gc.collect()
+    assert not thread.is_alive()
+    assert thread not in threading.enumerate()
+    assert len(read_lines(tmp_path / "dropped.jsonl")) == 1

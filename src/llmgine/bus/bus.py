@@ -24,7 +24,7 @@ import logging
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,11 @@ logger = logging.getLogger("llmgine.bus")
 
 # Queue entries are (event, waiter); a barrier entry only resolves its waiter.
 _BARRIER: Any = object()
+
+
+async def _done() -> None:
+    """An awaitable that does nothing (``publish`` of a scheduled event)."""
+
 
 # The delivery the consumer task is running, as seen from the handlers it runs
 # (and the tasks they create). Publishing from such a delivery is nested: it is
@@ -83,6 +88,7 @@ class MessageBus:
             return
         self._initialized = True
         self._registry = HandlerRegistry()
+        self._handler_cache = self._registry.event_cache  # read directly on the hot path
         self._observers: list[tuple[ObservabilityEventHandler, bool]] = []
         self._queue: deque[tuple[Any, asyncio.Future[None] | None]] = deque()
         self._scheduled: list[tuple[float, int, ScheduledEvent]] = []
@@ -303,7 +309,11 @@ class MessageBus:
             NoCommandHandlerError: no handler is registered for the command's type.
         """
         session_id = command.session_id
-        handler = self._registry.command_handler(type(command), session_id)
+        registry = self._registry
+        try:
+            handler = registry.command_cache[(type(command), session_id)]
+        except KeyError:
+            handler = registry.command_handler(type(command), session_id)
         if handler is None:
             raise NoCommandHandlerError(
                 f"no handler registered for command {type(command).__name__} "
@@ -314,7 +324,10 @@ class MessageBus:
         try:
             # Bus events are only built when an observer or handler would see them.
             observed = bool(self._observers)
-            started_to, result_to = self._registry.command_event_handlers(session_id)
+            listeners = registry.bus_event_cache.get(session_id)
+            if listeners is None:
+                listeners = registry.command_event_handlers(session_id)
+            started_to, result_to = listeners
             if observed or started_to:
                 await self._publish_awaited(
                     CommandStartedEvent(command=command, session_id=session_id)
@@ -366,8 +379,8 @@ class MessageBus:
 
     # -- events -------------------------------------------------------------
 
-    async def publish(self, event: Event, await_processing: bool = True) -> None:
-        """Deliver ``event`` to its handlers.
+    def publish(self, event: Event, await_processing: bool = True) -> Awaitable[None]:
+        """Deliver ``event`` to its handlers; use as ``await bus.publish(event)``.
 
         Args:
             event: The event. A :class:`ScheduledEvent` is only scheduled:
@@ -375,14 +388,22 @@ class MessageBus:
             await_processing: True (default) returns after every handler ran;
                 False only queues the event (see :meth:`wait_for_events`).
         """
+        # A plain method returning the delivery coroutine itself: one coroutine
+        # per publish instead of two, on the bus's hottest path.
+        if self._queue or self._delivery is not None or not await_processing:
+            return self._publish_slow(event, await_processing)
+        if isinstance(event, ScheduledEvent):
+            self._schedule(event)
+            return _done()
+        return self._deliver(event)
+
+    async def _publish_slow(self, event: Event, await_processing: bool) -> None:
         if isinstance(event, ScheduledEvent):
             self._schedule(event)
         elif not await_processing:
             self.publish_nowait(event)
-        elif self._queue or self._delivery is not None:
-            await self._publish_behind_queue(event)
         else:
-            await self._deliver(event)
+            await self._publish_behind_queue(event)
 
     def publish_nowait(self, event: Event) -> None:
         """Queue ``event`` for delivery without waiting (usable from sync code).
@@ -501,7 +522,9 @@ class MessageBus:
                 self._waiter = None
 
     async def _deliver(self, event: Event) -> None:
-        handlers = self._registry.event_handlers(type(event), event.session_id)
+        handlers = self._handler_cache.get((type(event), event.session_id))
+        if handlers is None:
+            handlers = self._registry.event_handlers(type(event), event.session_id)
         token = current_message.set((event.event_id, event.trace_id))  # type: ignore[arg-type]
         first_error: Exception | None = None
         try:

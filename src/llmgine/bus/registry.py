@@ -45,14 +45,15 @@ class HandlerRegistry:
     def __init__(self) -> None:
         self.commands: dict[str, dict[type[Command], Handler]] = {}
         self.events: dict[str, dict[type[Event], list[Handler]]] = {}
-        self._event_cache: dict[tuple[type[Event], str], tuple[Handler, ...]] = {}
-        self._command_cache: dict[tuple[type[Command], str], Handler | None] = {}
-        self._bus_event_cache: dict[str, tuple[tuple[Handler, ...], tuple[Handler, ...]]] = {}
+        #: (event type, session id) -> handlers; cleared in place on every change.
+        self.event_cache: dict[tuple[type[Event], str], tuple[Handler, ...]] = {}
+        self.command_cache: dict[tuple[type[Command], str], Handler | None] = {}
+        self.bus_event_cache: dict[str, tuple[tuple[Handler, ...], tuple[Handler, ...]]] = {}
 
     def _changed(self) -> None:
-        self._event_cache.clear()
-        self._command_cache.clear()
-        self._bus_event_cache.clear()
+        self.event_cache.clear()
+        self.command_cache.clear()
+        self.bus_event_cache.clear()
 
     # -- registration -------------------------------------------------------
 
@@ -122,7 +123,7 @@ class HandlerRegistry:
     def event_handlers(self, event_type: type[Event], session_id: str) -> tuple[Handler, ...]:
         """Handlers for an event: its session's, then GLOBAL ones, most specific type first."""
         key = (event_type, session_id)
-        cached = self._event_cache.get(key)
+        cached = self.event_cache.get(key)
         if cached is not None:
             return cached
         found: list[Handler] = []
@@ -136,31 +137,31 @@ class HandlerRegistry:
                 if handlers:
                     found.extend(handlers)
         result = tuple(found)
-        if len(self._event_cache) >= _CACHE_LIMIT:
-            self._event_cache.clear()
-        self._event_cache[key] = result
+        if len(self.event_cache) >= _CACHE_LIMIT:
+            self.event_cache.clear()
+        self.event_cache[key] = result
         return result
 
     def command_event_handlers(
         self, session_id: str
     ) -> tuple[tuple[Handler, ...], tuple[Handler, ...]]:
         """Handlers of ``CommandStartedEvent`` and ``CommandResultEvent`` in a session."""
-        cached = self._bus_event_cache.get(session_id)
+        cached = self.bus_event_cache.get(session_id)
         if cached is None:
             cached = (
                 self.event_handlers(CommandStartedEvent, session_id),
                 self.event_handlers(CommandResultEvent, session_id),
             )
-            if len(self._bus_event_cache) >= _CACHE_LIMIT:
-                self._bus_event_cache.clear()
-            self._bus_event_cache[session_id] = cached
+            if len(self.bus_event_cache) >= _CACHE_LIMIT:
+                self.bus_event_cache.clear()
+            self.bus_event_cache[session_id] = cached
         return cached
 
     def command_handler(self, command_type: type[Command], session_id: str) -> Handler | None:
         """The command's handler in its session, else in ROOT (exact type, then base types)."""
         key = (command_type, session_id)
         try:
-            return self._command_cache[key]
+            return self.command_cache[key]
         except KeyError:
             pass
         found: Handler | None = None
@@ -174,7 +175,7 @@ class HandlerRegistry:
                     break
             if found is not None:
                 break
-        if len(self._command_cache) >= _CACHE_LIMIT:
-            self._command_cache.clear()
-        self._command_cache[key] = found
+        if len(self.command_cache) >= _CACHE_LIMIT:
+            self.command_cache.clear()
+        self.command_cache[key] = found
         return found

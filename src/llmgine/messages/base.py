@@ -64,33 +64,42 @@ def emit_site(message: object, depth: int = 2) -> str:
 
     Frames of the message's own constructors (the generated ``__init__`` and
     any ``__post_init__``/``__init__`` in the class chain) are skipped.
-    ``sys._getframe`` is used instead of ``inspect``: it is far cheaper.
+    ``sys._getframe`` is used instead of ``inspect``: it is far cheaper, and
+    this runs for every message.
     """
     frame = sys._getframe(depth)
-    while frame is not None:
+    code = frame.f_code
+    while code.co_name in _CTOR_NAMES and (
+        code.co_filename == "<string>" or frame.f_locals.get("self") is message
+    ):
+        frame = frame.f_back  # type: ignore[assignment]
+        if frame is None:
+            return "unknown"
         code = frame.f_code
-        if code.co_name in _CTOR_NAMES and (
-            code.co_filename == "<string>" or frame.f_locals.get("self") is message
-        ):
-            frame = frame.f_back
-            continue
-        return frame_site(frame)
-    return "unknown"
+    return _site(frame, code)
 
 
-_SITES: dict[tuple[Any, int], str] = {}
+# (id(code), instruction offset) -> (code, "module.function:line"). Code objects
+# hash their whole contents, so they are looked up by id and checked by identity;
+# f_lasti is free where f_lineno decodes the line table.
+_SITES: dict[tuple[int, int], tuple[Any, str]] = {}
+
+
+def _site(frame: Any, code: Any) -> str:
+    key = (id(code), frame.f_lasti)
+    entry = _SITES.get(key)
+    if entry is not None and entry[0] is code:
+        return entry[1]
+    site = f"{frame.f_globals.get('__name__', '?')}.{code.co_name}:{frame.f_lineno}"
+    if len(_SITES) > 50_000:
+        _SITES.clear()
+    _SITES[key] = (code, site)
+    return site
 
 
 def frame_site(frame: Any) -> str:
-    """Return ``"module.function:line"`` for a frame (cached: it is built per message)."""
-    key = (frame.f_code, frame.f_lineno)
-    site = _SITES.get(key)
-    if site is None:
-        site = f"{frame.f_globals.get('__name__', '?')}.{frame.f_code.co_name}:{key[1]}"
-        if len(_SITES) > 50_000:
-            _SITES.clear()
-        _SITES[key] = site
-    return site
+    """Return ``"module.function:line"`` for a frame (cached per code location)."""
+    return _site(frame, frame.f_code)
 
 
 def message_class(name: str) -> type[Message]:

@@ -29,7 +29,7 @@ def _reseed() -> None:
     # unique across processes and restarts, and several times cheaper than uuid4().
     global _prefix, _counter
     _prefix = os.urandom(8).hex()
-    _counter = itertools.count(int.from_bytes(os.urandom(4), "big"))
+    _counter = itertools.count(int.from_bytes(os.urandom(4), "big"))  # < 2**64 for ages
 
 
 _reseed()
@@ -37,15 +37,11 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reseed)
 
 
-_MIX = 0x9E3779B97F4A7C15  # odd, so multiplying mod 2**64 is a bijection
-_MASK = (1 << 64) - 1
-
-
 def new_id() -> str:
     """Return a new unique id: 32 hex digits.
 
-    The first half is the process counter scrambled by a bijection (so ids
-    still differ in their first characters, the ones people abbreviate to),
-    the second half the per-process random prefix.
+    The first half is the process counter written little-endian, so ids
+    differ in their first characters (the ones people abbreviate to); the
+    second half is the per-process random prefix.
     """
-    return f"{(next(_counter) * _MIX) & _MASK:016x}{_prefix}"
+    return next(_counter).to_bytes(8, "little").hex() + _prefix

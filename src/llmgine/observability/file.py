@@ -6,9 +6,11 @@ import asyncio
 import atexit
 import logging
 import os
+import threading
 import weakref
 from datetime import datetime
 from pathlib import Path
+from queue import SimpleQueue
 from typing import Any
 
 import orjson
@@ -20,7 +22,7 @@ __all__ = ["FileEventHandler"]
 
 logger = logging.getLogger("llmgine.observability")
 
-_MAX_UNWRITTEN = 100_000  # lines kept while the file cannot be written
+_MAX_UNWRITTEN = 64 * 1024 * 1024  # bytes kept while the file cannot be written
 
 
 _PREFIXES: dict[type, bytes] = {}
@@ -41,12 +43,106 @@ def _flush_at_exit(ref: weakref.ref[FileEventHandler]) -> None:
         handler.close()
 
 
+class _Writer:
+    """Appends chunks to one file from a background thread, in order.
+
+    ``os.write`` releases the GIL, so a slow disk never stalls the event loop
+    and the loop keeps handling events while lines are written. Chunks that
+    cannot be written (full disk, missing permission) are kept, up to
+    ``_MAX_UNWRITTEN`` bytes, and retried with the next chunk.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd: int | None = None
+        self._queue: SimpleQueue[bytes | threading.Event | None] = SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._unwritten = b""
+        self._failed = False
+        self._start_lock = threading.Lock()
+
+    def submit(self, chunk: bytes) -> None:
+        """Queue ``chunk`` for writing."""
+        if self._thread is None:
+            with self._start_lock:
+                if self._thread is None:
+                    thread = threading.Thread(
+                        target=self._run, name=f"llmgine-log-{self.path.name}", daemon=True
+                    )
+                    try:
+                        thread.start()
+                    except RuntimeError:  # interpreter shutting down: write here
+                        self._write(chunk)
+                        self._close_fd()
+                        return
+                    self._thread = thread
+        self._queue.put(chunk)
+
+    def wait(self) -> None:
+        """Block until every submitted chunk was written (or kept after a failure)."""
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            return
+        done = threading.Event()
+        self._queue.put(done)
+        done.wait()
+
+    def close(self) -> None:
+        """Write what is queued, close the file and end the thread."""
+        thread, self._thread = self._thread, None
+        if thread is not None and thread.is_alive():
+            self._queue.put(None)
+            thread.join()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                self._close_fd()
+                return
+            if isinstance(item, threading.Event):
+                item.set()
+                continue
+            self._write(item)
+
+    def _close_fd(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def _write(self, chunk: bytes) -> None:
+        data = self._unwritten + chunk if self._unwritten else chunk
+        try:
+            if self.fd is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self.fd, view) :]
+        except OSError as exc:
+            if not self._failed:
+                logger.warning(
+                    "Cannot write event log %s (%s); events are kept in memory and retried",
+                    self.path,
+                    exc,
+                )
+            self._failed = True
+            if len(data) > _MAX_UNWRITTEN:  # keep the newest whole lines
+                cut = data.find(b"\n", len(data) - _MAX_UNWRITTEN)
+                data = data[cut + 1 :] if cut >= 0 else b""
+            self._unwritten = data
+            return
+        self._failed = False
+        self._unwritten = b""
+
+
 class FileEventHandler(ObservabilityEventHandler):
     """Writes every event to a JSONL file, with secrets masked.
 
-    Lines are buffered and written when the buffer fills, one second after
-    the first unwritten line (a one-shot timer, so an idle bus never wakes),
-    on ``bus.stop()``, on :meth:`close` and at interpreter exit. The file is
+    Lines are buffered and handed to a writer thread when the buffer fills,
+    one second after the first unwritten line (a one-shot timer, so an idle
+    bus never wakes), on ``bus.stop()``, on :meth:`close` and at interpreter
+    exit; :meth:`flush` returns once they are in the file. The file is
     created with owner-only permissions (0600).
 
     Args:
@@ -73,10 +169,11 @@ class FileEventHandler(ObservabilityEventHandler):
         self.flush_interval = flush_interval
         self.buffer_size = buffer_size
         self._buffer: list[bytes] = []
-        self._fd: int | None = None
+        self._writer = _Writer(self.log_file)
         self._timer: asyncio.TimerHandle | None = None
-        self._write_failed = False
         atexit.register(_flush_at_exit, weakref.ref(self))
+        # A handler dropped without close() must not leave its thread behind.
+        weakref.finalize(self, self._writer.close).atexit = False
 
     def handle(self, event: Event) -> None:
         """Serialise ``event`` (masked) into the buffer."""
@@ -95,50 +192,34 @@ class FileEventHandler(ObservabilityEventHandler):
         buffer = self._buffer
         buffer.append(line)
         if len(buffer) >= self.buffer_size:
-            self.flush()
+            self._hand_off()
         elif self._timer is None:
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:
-                self.flush()
+                self._hand_off()
                 return
-            self._timer = loop.call_later(self.flush_interval, self.flush)
+            self._timer = loop.call_later(self.flush_interval, self._hand_off)
 
-    def flush(self) -> None:
-        """Append the buffered lines to the file."""
+    def _hand_off(self) -> None:
+        # Give the buffered lines to the writer thread without waiting for the disk.
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if not self._buffer:
-            return
-        data = b"\n".join(self._buffer) + b"\n"
-        try:
-            if self._fd is None:
-                self.log_dir.mkdir(parents=True, exist_ok=True)
-                self._fd = os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            view = memoryview(data)
-            while view:
-                written = os.write(self._fd, view)
-                view = view[written:]
-        except OSError as exc:
-            if not self._write_failed:
-                logger.warning(
-                    "Cannot write event log %s (%s); events are kept in memory and retried",
-                    self.log_file,
-                    exc,
-                )
-            self._write_failed = True
-            del self._buffer[:-_MAX_UNWRITTEN]
-            return
-        self._write_failed = False
-        self._buffer.clear()
+        if self._buffer:
+            chunk = b"\n".join(self._buffer) + b"\n"
+            self._buffer.clear()
+            self._writer.submit(chunk)
+
+    def flush(self) -> None:
+        """Write the buffered lines and wait until they are in the file."""
+        self._hand_off()
+        self._writer.wait()
 
     def close(self) -> None:
         """Flush and close the file (it is reopened if more events arrive)."""
-        self.flush()
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        self._hand_off()
+        self._writer.close()
 
     def __repr__(self) -> str:
         return f"FileEventHandler({str(self.log_file)!r})"

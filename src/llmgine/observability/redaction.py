@@ -121,6 +121,31 @@ class Redactor:
         they take the careful path (``to_dict`` then :meth:`redact`).
         """
         cls = type(value)
+        if _depth == 0:
+            names = _CHECKED_FIELDS.get(cls, _UNKNOWN)
+            if names is _UNKNOWN:
+                names = _checked_fields(cls)
+            if names is not None:  # a dataclass: check its fields' values
+                search = self._pattern.search
+                for name in names:
+                    item = getattr(value, name)
+                    kind = type(item)
+                    if kind is str:
+                        if len(item) >= _MIN_SECRET_LEN and search(item) is not None:
+                            return True
+                    elif kind is dict:  # metadata, inlined: every message has one
+                        for key, sub in item.items():
+                            if key in _SAFE_METADATA:
+                                continue
+                            if (
+                                type(key) is not str
+                                or is_secret_key(key)
+                                or self.needs_redaction(sub, 2)
+                            ):
+                                return True
+                    elif kind not in _PLAIN and self.needs_redaction(item, 1):
+                        return True
+                return False
         if cls is str:
             return len(value) >= _MIN_SECRET_LEN and self._pattern.search(value) is not None
         if cls in _PLAIN:
@@ -141,13 +166,6 @@ class Redactor:
             return any(self.needs_redaction(item, depth) for item in value)
         if isinstance(value, enum.Enum):
             return self.needs_redaction(value.value, depth)
-        if _depth == 0 and dataclasses.is_dataclass(value):
-            for name in _field_names(cls):
-                if name in _SAFE_FIELDS:
-                    continue
-                if is_secret_key(name) or self.needs_redaction(getattr(value, name), depth):
-                    return True
-            return False
         return True
 
     def redact(self, data: Any) -> Any:
@@ -176,14 +194,19 @@ class Redactor:
         return data
 
 
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_UNKNOWN: Any = object()
+# Per class: the fields whose values need a look, or None when the class is not
+# a dataclass or has a secret-named field (it always takes the careful path).
+_CHECKED_FIELDS: dict[type, tuple[str, ...] | None] = {}
 
 
-def _field_names(cls: type) -> tuple[str, ...]:
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        names = tuple(f.name for f in dataclasses.fields(cls))
-        _FIELD_NAMES[cls] = names
+def _checked_fields(cls: type) -> tuple[str, ...] | None:
+    names: tuple[str, ...] | None = None
+    if dataclasses.is_dataclass(cls):
+        all_names = [f.name for f in dataclasses.fields(cls)]
+        if not any(is_secret_key(name) for name in all_names):
+            names = tuple(name for name in all_names if name not in _SAFE_FIELDS)
+    _CHECKED_FIELDS[cls] = names
     return names
 
 
