@@ -803,12 +803,12 @@ async def test_idle_started_bus_arms_no_timer_and_does_not_poll(bus: MessageBus)
 
     consumer = bus._consumer
     assert consumer is not None and not consumer.done()
-    assert bus._timer is None
+    assert bus._scheduler.timer is None
     waiter = bus._waiter
     assert waiter is not None and not waiter.done()  # parked on a future, not a timeout
     await asyncio.sleep(0.05)  # only shows that the consumer does not wake up by itself
     assert bus._waiter is waiter and not waiter.done()
-    assert bus._timer is None
+    assert bus._scheduler.timer is None
     live_timers = [h for h in getattr(loop, "_scheduled", []) if not h.cancelled()]
     assert live_timers == []
 
@@ -826,19 +826,19 @@ async def test_timer_is_armed_only_while_something_is_scheduled(bus: MessageBus)
     bus.register_event_handler(BtTick, on_tick)
     now = dt.datetime.now(dt.UTC)
     await bus.publish(BtTick(label="soon", scheduled_time=now + dt.timedelta(seconds=0.1)))
-    assert bus._timer is not None
+    assert bus._scheduler.timer is not None
     await bus.publish(BtTick(label="due", scheduled_time=now))
     await within(all_fired)
     assert fired == ["due", "soon"]
-    assert bus._timer is None
+    assert bus._scheduler.timer is None
     assert bus.pending_scheduled == []
     consumer = bus._consumer
     assert consumer is not None and not consumer.done()
 
     # One timer, set for the earliest event: nothing wakes up in between.
     await bus.publish(BtTick(label="later", scheduled_time=now + dt.timedelta(hours=1)))
-    assert bus._timer is not None
-    assert bus._timer.when() - loop.time() > 3500
+    assert bus._scheduler.timer is not None
+    assert bus._scheduler.timer.when() - loop.time() > 3500
 
 
 # -- observability ----------------------------------------------------------------

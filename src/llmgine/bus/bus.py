@@ -18,10 +18,7 @@ wakes up while the bus is idle. ``stop()`` saves what has not been delivered
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
 import logging
-import time
 import traceback
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -31,6 +28,7 @@ from typing import Any
 
 from llmgine.bus.persistence import default_data_dir, load_pending, save_pending
 from llmgine.bus.registry import Handler, HandlerRegistry, handler_name, is_async_callable
+from llmgine.bus.scheduler import Scheduler
 from llmgine.bus.session import BusSession
 from llmgine.errors import NoCommandHandlerError
 from llmgine.messages.base import ROOT
@@ -91,13 +89,11 @@ class MessageBus:
         self._handler_cache = self._registry.event_cache  # read directly on the hot path
         self._observers: list[tuple[ObservabilityEventHandler, bool]] = []
         self._queue: deque[tuple[Any, asyncio.Future[None] | None]] = deque()
-        self._scheduled: list[tuple[float, int, ScheduledEvent]] = []
-        self._sequence = itertools.count()
+        self._scheduler = Scheduler(self._enqueue_due)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._consumer: asyncio.Task[None] | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._delivery: object | None = None  # set while the consumer delivers an event
-        self._timer: asyncio.TimerHandle | None = None
         self._running = False
         self._stopping = False
         self._suppress_event_errors = True
@@ -120,7 +116,7 @@ class MessageBus:
     @property
     def pending_scheduled(self) -> list[ScheduledEvent]:
         """Scheduled events that have not fired yet, earliest first."""
-        return [entry[2] for entry in sorted(self._scheduled)]
+        return self._scheduler.pending()
 
     def _data_dir(self) -> Path:
         return Path(self.data_dir) if self.data_dir is not None else default_data_dir()
@@ -134,7 +130,7 @@ class MessageBus:
                 self._consumer = None
                 self._waiter = None
                 self._delivery = None
-                self._timer = None
+                self._scheduler.forget_timer()
                 self._running = False
                 self._stopping = False
                 self._queue = deque(
@@ -152,11 +148,11 @@ class MessageBus:
         self._stopping = False
         for event in load_pending(self._data_dir()):
             if isinstance(event, ScheduledEvent):
-                self._push_scheduled(event)
+                self._scheduler.push(event)
             else:
                 self._queue.append((event, None))
         self._consumer = loop.create_task(self._consume(), name="llmgine-bus-consumer")
-        self._arm_timer()
+        self._scheduler.arm(loop)
         logger.debug("MessageBus started")
 
     async def stop(self, *, persist: bool = True) -> None:
@@ -168,9 +164,7 @@ class MessageBus:
         """
         self._ensure_loop()
         self._stopping = True
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._scheduler.disarm()
         consumer, self._consumer = self._consumer, None
         if consumer is not None and consumer is not asyncio.current_task():
             self._wake()
@@ -191,7 +185,7 @@ class MessageBus:
                 undelivered.append(event)
         undelivered.extend(self.pending_scheduled)
         self._queue.clear()
-        self._scheduled.clear()
+        self._scheduler.clear()
         if persist and undelivered:
             path = save_pending(self._data_dir(), undelivered)
             logger.info("Saved %d undelivered bus events to %s", len(undelivered), path)
@@ -464,21 +458,7 @@ class MessageBus:
 
     async def _drain_inline(self) -> None:
         while self._queue:
-            event, waiter = self._queue.popleft()
-            if event is _BARRIER:
-                if waiter is not None and not waiter.done():
-                    waiter.set_result(None)
-                continue
-            try:
-                await self._deliver(event)
-            except Exception as exc:
-                if waiter is None:
-                    self._queued_errors.append(exc)
-                elif not waiter.done():
-                    waiter.set_exception(exc)
-                continue
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
+            await self._deliver_entry(*self._queue.popleft())
 
     async def _consume(self) -> None:
         loop = self._loop
@@ -491,13 +471,18 @@ class MessageBus:
                 await self._waiter
                 self._waiter = None
                 continue
-            event, waiter = self._queue.popleft()
-            if event is _BARRIER:
-                if waiter is not None and not waiter.done():
-                    waiter.set_result(None)
-                continue
             delivery = self._delivery = object()
             context_token = _consumer_delivery.set(delivery)
+            try:
+                await self._deliver_entry(*self._queue.popleft())
+            finally:
+                _consumer_delivery.reset(context_token)
+                if self._delivery is delivery:
+                    self._delivery = None
+
+    async def _deliver_entry(self, event: Any, waiter: asyncio.Future[None] | None) -> None:
+        """Deliver one queue entry (a barrier delivers nothing) and settle its waiter."""
+        if event is not _BARRIER:
             try:
                 await self._deliver(event)
             except Exception as exc:  # only raised with unsuppressed event errors
@@ -505,13 +490,9 @@ class MessageBus:
                     self._queued_errors.append(exc)
                 elif not waiter.done():
                     waiter.set_exception(exc)
-                continue
-            finally:
-                _consumer_delivery.reset(context_token)
-                if self._delivery is delivery:
-                    self._delivery = None
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
+                return
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -591,38 +572,21 @@ class MessageBus:
 
     # -- scheduled events ---------------------------------------------------
 
-    def _push_scheduled(self, event: ScheduledEvent) -> None:
-        when = event.scheduled_time.timestamp()  # naive datetimes are local time
-        heapq.heappush(self._scheduled, (when, next(self._sequence), event))
-
     def _schedule(self, event: ScheduledEvent) -> None:
-        self._push_scheduled(event)
+        self._scheduler.push(event)
         try:
-            self._ensure_loop()
+            loop = self._ensure_loop()
         except RuntimeError:  # no running loop: armed at start()
             return
         if self._running:
-            self._arm_timer()
+            if self._scheduler.timer is None:
+                self._scheduler.arm(loop)
         else:
             logger.debug(
                 "Scheduled %s while the bus is not started: it fires after start()",
                 type(event).__name__,
             )
 
-    def _arm_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if not self._scheduled or not self._running or self._loop is None:
-            return
-        delay = max(0.0, self._scheduled[0][0] - time.time())
-        self._timer = self._loop.call_at(self._loop.time() + delay, self._fire_due)
-
-    def _fire_due(self) -> None:
-        self._timer = None
-        now = time.time()
-        while self._scheduled and self._scheduled[0][0] <= now:
-            _, _, event = heapq.heappop(self._scheduled)
-            self._queue.append((event, None))
+    def _enqueue_due(self, events: list[ScheduledEvent]) -> None:
+        self._queue.extend((event, None) for event in events)
         self._wake()
-        self._arm_timer()
