@@ -15,6 +15,9 @@ PUBLIC_MODULES = [
     "llmgine.errors",
     "llmgine.bootstrap",
     "llmgine.testing",
+    "llmgine.llm.models",
+    "llmgine.llm.providers",
+    "llmgine.llm.tools",
 ]
 
 
@@ -89,10 +92,17 @@ def test_seed_import_paths_still_work() -> None:
     assert ApplicationConfig is llmgine.ApplicationConfig
 
 
-def test_importing_llmgine_does_not_import_pydantic() -> None:
+def test_importing_llmgine_stays_light() -> None:
     import subprocess
     import sys
 
-    code = "import sys, llmgine; print('pydantic' in sys.modules)"
+    heavy = ["pydantic", "openai", "anthropic", "instructor", "dotenv"]
+    code = f"import sys, llmgine; print([m for m in {heavy!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "[]"
+
+
+def test_get_model_is_exported() -> None:
+    from llmgine.llm.models import get_model
+
+    assert llmgine.get_model is get_model

@@ -7,12 +7,24 @@ type has long been part of the contract (``ValueError`` for a duplicate handler,
 ``except`` clauses keep working::
 
     LLMgineError
-    ├── ConfigurationError          bad settings, missing keys, unusable paths
+    ├── ConfigurationError          bad settings, unusable paths
+    │   ├── MissingAPIKeyError          a provider's key variable is not set
+    │   ├── UnknownModelError           a model name no provider knows
+    │   └── ModelRequestsBlockedError   a network model call while they are blocked (tests)
     ├── SerializationError          a message that cannot be rebuilt from its dict
-    └── BusError                    misuse of the message bus
-        ├── HandlerRegistrationError    a second command handler for one type and session
-        ├── NoCommandHandlerError       no handler for a command's type
-        └── SessionClosedError          registering on, or executing in, an ended session
+    ├── BusError                    misuse of the message bus
+    │   ├── HandlerRegistrationError    a second command handler for one type and session
+    │   ├── NoCommandHandlerError       no handler for a command's type
+    │   └── SessionClosedError          registering on, or executing in, an ended session
+    └── ProviderError               a model provider's call failed (provider, model, status)
+        ├── ProviderAuthError           401/403: the key is wrong or lacks access
+        ├── ProviderBadRequestError     400/404/422: the request or model name is wrong
+        ├── ProviderRateLimitError      429 (retried)
+        ├── ProviderServerError         5xx (retried)
+        ├── ProviderTimeoutError        no answer in time (retried)
+        ├── ProviderConnectionError     the server could not be reached (retried)
+        ├── ProviderResponseError       an answer that could not be understood
+        └── StructuredOutputError       no valid structured answer after the retries
 
 Handler failures are not raised through the bus: a command handler that raises
 becomes ``CommandResult(success=False)``, and an event handler that raises
@@ -26,9 +38,21 @@ __all__ = [
     "ConfigurationError",
     "HandlerRegistrationError",
     "LLMgineError",
+    "MissingAPIKeyError",
+    "ModelRequestsBlockedError",
     "NoCommandHandlerError",
+    "ProviderAuthError",
+    "ProviderBadRequestError",
+    "ProviderConnectionError",
+    "ProviderError",
+    "ProviderRateLimitError",
+    "ProviderResponseError",
+    "ProviderServerError",
+    "ProviderTimeoutError",
     "SerializationError",
     "SessionClosedError",
+    "StructuredOutputError",
+    "UnknownModelError",
 ]
 
 
@@ -58,3 +82,101 @@ class NoCommandHandlerError(BusError, LookupError):
 
 class SessionClosedError(BusError, RuntimeError):
     """The session has ended: it no longer accepts handlers or commands."""
+
+
+class MissingAPIKeyError(ConfigurationError):
+    """A provider needs an API key that is not set.
+
+    Attributes:
+        variable: The environment variable to set.
+        provider: The provider that needs it.
+    """
+
+    def __init__(self, variable: str, provider: str, model: str | None = None) -> None:
+        self.variable = variable
+        self.provider = provider
+        target = f"{provider}:{model}" if model else provider
+        super().__init__(
+            f"{variable} is not set: {target} needs it. Export {variable}=... in your shell "
+            f"or add it to a .env file in the working directory."
+        )
+
+
+class UnknownModelError(ConfigurationError, ValueError):
+    """A model name that no provider knows."""
+
+
+class ModelRequestsBlockedError(ConfigurationError):
+    """A call to a real model API while such calls are blocked (the test suite blocks them)."""
+
+
+class ProviderError(LLMgineError):
+    """A model provider's call failed.
+
+    Attributes:
+        provider: Provider name (``"openai"``, ``"anthropic"``, ...).
+        model: Model id sent to the provider.
+        status: HTTP status, when there was one.
+        retry_after: Seconds the provider asked to wait, if it said.
+        retryable: Whether trying again may succeed.
+    """
+
+    retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        model: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.provider = provider
+        self.model = model
+        self.status = status
+        self.retry_after = retry_after
+        self.detail = message
+        where = f"{provider}:{model}"
+        code = f" (HTTP {status})" if status is not None else ""
+        super().__init__(f"{where}{code}: {message}")
+
+
+class ProviderAuthError(ProviderError):
+    """401/403: the API key is wrong, expired, or lacks access to the model."""
+
+
+class ProviderBadRequestError(ProviderError):
+    """400/404/422: the provider rejected the request (or does not know the model)."""
+
+
+class ProviderRateLimitError(ProviderError):
+    """429: too many requests or tokens; retried after a backoff."""
+
+    retryable = True
+
+
+class ProviderServerError(ProviderError):
+    """5xx: the provider failed; retried after a backoff."""
+
+    retryable = True
+
+
+class ProviderTimeoutError(ProviderError):
+    """The provider did not answer in time; retried after a backoff."""
+
+    retryable = True
+
+
+class ProviderConnectionError(ProviderError):
+    """The provider could not be reached; retried after a backoff."""
+
+    retryable = True
+
+
+class ProviderResponseError(ProviderError):
+    """The provider answered with something that could not be understood."""
+
+
+class StructuredOutputError(ProviderError):
+    """The model gave no answer that validates against the response model."""

@@ -263,7 +263,7 @@ def test_given_emitted_from_is_not_overwritten() -> None:
 
 
 def test_messages_inside_a_current_message_context_link_to_it() -> None:
-    token = current_message.set(("p", "t"))
+    token = current_message.set(("p", "t", "S"))
     try:
         ping = Ping("child")
         pong = DecoratedPong("child")

@@ -314,7 +314,7 @@ class MessageBus:
                 f"(session {session_id!r}, or ROOT); register one with "
                 f"bus.register_command_handler({type(command).__name__}, handler)"
             )
-        token = current_message.set((command.command_id, command.trace_id))  # type: ignore[arg-type]
+        token = current_message.set((command.command_id, command.trace_id, session_id))  # type: ignore[arg-type]
         try:
             # Bus events are only built when an observer or handler would see them.
             observed = bool(self._observers)
@@ -506,7 +506,7 @@ class MessageBus:
         handlers = self._handler_cache.get((type(event), event.session_id))
         if handlers is None:
             handlers = self._registry.event_handlers(type(event), event.session_id)
-        token = current_message.set((event.event_id, event.trace_id))  # type: ignore[arg-type]
+        token = current_message.set((event.event_id, event.trace_id, event.session_id))  # type: ignore[arg-type]
         first_error: Exception | None = None
         try:
             for observer, is_async in self._observers:

@@ -13,12 +13,23 @@ import itertools
 import os
 from contextvars import ContextVar
 
-__all__ = ["current_message", "new_id"]
+__all__ = ["current_message", "current_session", "new_id"]
 
-#: ``(message_id, trace_id)`` of the message whose handler is running, if any.
-current_message: ContextVar[tuple[str, str] | None] = ContextVar(
+#: ``(message_id, trace_id, session_id)`` of the message whose handler is running.
+current_message: ContextVar[tuple[str, str, str] | None] = ContextVar(
     "llmgine_current_message", default=None
 )
+
+
+def current_session(default: str = "ROOT") -> str:
+    """The session of the message being handled right now, else ``default``.
+
+    Framework code that publishes on a caller's behalf (model calls, tool
+    runs) uses it so its events reach the session that caused them.
+    """
+    current = current_message.get()
+    return current[2] if current is not None else default
+
 
 _prefix = ""
 _counter = itertools.count()

@@ -6,22 +6,49 @@
 * ``fake_bus`` - a new :class:`~llmgine.testing.FakeMessageBus`.
 
 ``bus`` and ``fresh_bus`` need pytest-asyncio.
+
+Real model calls are blocked for the whole run, so a test can never spend
+money or hang on the internet: a provider model aimed at anything but this
+machine raises ``ModelRequestsBlockedError``. Mark a test
+``@pytest.mark.allow_model_requests`` (or set ``LLMGINE_ALLOW_MODEL_REQUESTS=1``)
+to let it through.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from llmgine.bus.bus import MessageBus
+from llmgine.llm.providers import guard
 from llmgine.testing.fakes import FakeMessageBus
 
 try:
     import pytest_asyncio
 except ImportError:  # pragma: no cover - the async fixtures need it
     pytest_asyncio = None  # type: ignore[assignment]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Block real model calls unless the environment explicitly allows them."""
+    config.addinivalue_line("markers", "allow_model_requests: let this test call real model APIs")
+    if os.environ.get("LLMGINE_ALLOW_MODEL_REQUESTS", "").lower() not in {"1", "true", "yes"}:
+        guard.allow_model_requests(False)
+
+
+@pytest.fixture(autouse=True)
+def _llmgine_model_request_guard(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Let tests marked ``allow_model_requests`` through; restore the switch after each test."""
+    before = guard.model_requests_allowed()
+    if request.node.get_closest_marker("allow_model_requests") is not None:
+        guard.allow_model_requests(True)
+    try:
+        yield
+    finally:
+        guard.allow_model_requests(before)
 
 
 @pytest.fixture

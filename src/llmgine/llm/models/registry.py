@@ -1,0 +1,87 @@
+"""``get_model("provider:model")``: every model by one string."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from llmgine.errors import UnknownModelError
+from llmgine.llm.models.interface import Model
+from llmgine.llm.models.provider_model import ProviderModel
+from llmgine.llm.providers.catalog import PROVIDERS, provider_spec
+
+__all__ = ["get_model", "known_providers"]
+
+# Bare model names people type, and the provider they mean.
+_GUESSES = (
+    (re.compile(r"^(gpt-|o\d|chatgpt-)"), "openai"),
+    (re.compile(r"^claude-"), "anthropic"),
+    (re.compile(r"^gemini-"), "gemini"),
+    (re.compile(r"^grok-"), "xai"),
+    (re.compile(r"^deepseek-"), "deepseek"),
+)
+_COMPATIBLE = re.compile(r"^(?P<model>.+?)@(?P<url>https?://\S+)$")
+
+
+def known_providers() -> list[str]:
+    """Provider names ``get_model`` accepts (``"test"`` is the offline model)."""
+    return sorted([*PROVIDERS, "test"])
+
+
+def get_model(name: str | Model, **settings: Any) -> Model:
+    """The model named ``"provider:model"``.
+
+    Examples: ``"openai:gpt-4.1-mini"``, ``"anthropic:claude-3-5-haiku-latest"``,
+    ``"openrouter:google/gemini-2.5-flash"``, ``"gemini:gemini-2.5-flash"``,
+    ``"xai:grok-3-mini"``, ``"deepseek:deepseek-chat"``, ``"ollama:llama3.2"``,
+    ``"openai-compatible:my-model@http://localhost:8000/v1"`` (or set
+    ``OPENAI_COMPATIBLE_BASE_URL``), and ``"test"`` for the offline
+    :class:`~llmgine.testing.TestModel`. A bare ``"gpt-4.1-mini"`` or
+    ``"claude-..."`` is given its usual provider. A :class:`Model` is returned
+    as it is.
+
+    Args:
+        name: The model string (or a model).
+        **settings: Passed to the model (``retry=``, ``timeout=``, ``api_key=``,
+            ``base_url=``, ``routing=``, default request parameters...).
+
+    Raises:
+        UnknownModelError: the provider is unknown (the message lists the known ones).
+    """
+    if isinstance(name, Model):
+        return name
+    text = name.strip()
+    provider, sep, model = text.partition(":")
+    if provider == "test":
+        from llmgine.testing.models import TestModel
+
+        return TestModel(**settings)
+    if not sep:
+        for pattern, guess in _GUESSES:
+            if pattern.match(text):
+                provider, model = guess, text
+                break
+        else:
+            raise UnknownModelError(
+                f"cannot tell the provider of {text!r}: write it as 'provider:model', e.g. "
+                f"'openai:gpt-4.1-mini'. Known providers: {', '.join(known_providers())}"
+            )
+    if provider not in PROVIDERS:
+        raise UnknownModelError(
+            f"unknown provider {provider!r} in {text!r}; known providers: "
+            f"{', '.join(known_providers())}"
+        )
+    if provider == "openai-compatible":
+        match = _COMPATIBLE.match(model)
+        if match:
+            model = match["model"]
+            settings.setdefault("base_url", match["url"])
+        elif "base_url" not in settings and not provider_spec(provider).resolve_base_url():
+            raise UnknownModelError(
+                f"{text!r} needs a server: write 'openai-compatible:<model>@<base_url>' "
+                "(e.g. 'openai-compatible:llama3@http://localhost:8000/v1') or set "
+                "OPENAI_COMPATIBLE_BASE_URL"
+            )
+    if not model:
+        raise UnknownModelError(f"{text!r} names no model: write e.g. '{provider}:<model id>'")
+    return ProviderModel(provider, model, **settings)

@@ -1,0 +1,5 @@
+"""Tools: functions a model can call."""
+
+from llmgine.llm.tools.tool_call import ToolCall
+
+__all__ = ["ToolCall"]
