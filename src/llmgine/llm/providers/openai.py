@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from llmgine.llm.providers.interface import LLMRequest, Provider
 from llmgine.llm.providers.sdk_errors import map_sdk_error
+from llmgine.llm.providers.structured import instructor_create
 from llmgine.llm.response import LLMResponse, StreamChunk, TextDelta, ToolCallDelta, Usage
 from llmgine.llm.tools.tool_call import ToolCall
 
@@ -218,41 +219,15 @@ class OpenAIProvider(Provider):
         params.pop("tools", None)
         params.pop("tool_choice", None)
         messages = params.pop("messages")
-        try:
-            value, completion = await self._instructor.create_with_completion(
-                messages=messages,
-                response_model=response_model,
-                max_retries=max_retries + 1,
-                **params,
-            )
-        except Exception as exc:
-            raise structured_error(exc, openai, self.name, request.model, response_model) from exc
-        return value, parse_completion(completion, self.name, request.model)
-
-
-def structured_error(
-    exc: Exception, sdk: Any, provider: str, model: str, response_model: Any
-) -> Exception:
-    """The LLMgine error for an instructor failure: the SDK error inside it, if any."""
-    from llmgine.errors import StructuredOutputError
-
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, sdk.APIError):
-            return map_sdk_error(current, sdk, provider, model)
-        nested = getattr(current, "last_exception", None) or getattr(
-            current, "failed_attempts", None
+        return await instructor_create(
+            self._instructor,
+            sdk=openai,
+            provider=self.name,
+            model=request.model,
+            response_model=response_model,
+            messages=messages,
+            max_retries=max_retries,
+            params=params,
+            parse=lambda answer: parse_completion(answer, self.name, request.model),
+            usage_of=_usage,
         )
-        if isinstance(nested, list) and nested:
-            nested = getattr(nested[-1], "exception", None)
-        current = (
-            nested
-            if isinstance(nested, BaseException)
-            else (current.__cause__ or current.__context__)
-        )
-    name = getattr(response_model, "__name__", str(response_model))
-    return StructuredOutputError(
-        f"no valid {name} from the model: {exc}", provider=provider, model=model
-    )

@@ -1,0 +1,337 @@
+"""Anthropic's Messages API, on the official ``anthropic`` SDK.
+
+Requests arrive in the OpenAI chat format and are translated by
+:mod:`llmgine.llm.providers.anthropic_format`; answers come back as the same
+:class:`LLMResponse` every provider returns (Anthropic's stop reasons mapped
+onto OpenAI's finish reasons, cache tokens counted in ``prompt_tokens``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import AsyncIterator
+from functools import cache
+from typing import Any, TypeVar
+
+from llmgine.errors import (
+    ProviderAuthError,
+    ProviderBadRequestError,
+    ProviderError,
+    ProviderRateLimitError,
+    ProviderResponseError,
+    ProviderServerError,
+    ProviderTimeoutError,
+)
+from llmgine.llm.providers.anthropic_format import (
+    anthropic_usage,
+    finish_reason,
+    parse_message,
+    to_anthropic_messages,
+    to_anthropic_tool_choice,
+    to_anthropic_tools,
+    to_output_config,
+)
+from llmgine.llm.providers.interface import LLMRequest, Provider
+from llmgine.llm.providers.sdk_errors import map_sdk_error
+from llmgine.llm.providers.structured import instructor_create
+from llmgine.llm.response import LLMResponse, StreamChunk, TextDelta, ToolCallDelta, Usage
+from llmgine.llm.tools.tool_call import ToolCall
+
+try:
+    import anthropic
+except ImportError as exc:  # pragma: no cover - a declared dependency
+    raise ImportError(
+        "the Anthropic provider needs the anthropic package: pip install anthropic"
+    ) from exc
+
+__all__ = ["DEFAULT_MAX_TOKENS", "AnthropicProvider"]
+
+T = TypeVar("T")
+
+#: ``max_tokens`` when the request sets no ``max_completion_tokens`` (the API requires one).
+DEFAULT_MAX_TOKENS = 4096
+
+# An ``error`` event inside a 200 stream names its kind, not an HTTP status.
+_STREAM_ERRORS: dict[str, type[ProviderError]] = {
+    "rate_limit_error": ProviderRateLimitError,
+    "overloaded_error": ProviderServerError,
+    "api_error": ProviderServerError,
+    "timeout_error": ProviderTimeoutError,
+    "authentication_error": ProviderAuthError,
+    "permission_error": ProviderAuthError,
+    "billing_error": ProviderAuthError,
+    "invalid_request_error": ProviderBadRequestError,
+    "not_found_error": ProviderBadRequestError,
+}
+
+
+@cache
+def _create_parameters() -> frozenset[str]:
+    """The keyword parameters of this SDK version's ``messages.create``."""
+    from anthropic.resources.messages import AsyncMessages
+
+    return frozenset(inspect.signature(AsyncMessages.create).parameters) - {"self"}
+
+
+class AnthropicProvider(Provider):
+    """The Messages API through ``anthropic.AsyncAnthropic``.
+
+    Args:
+        name: Provider name (``"anthropic"``).
+        api_key: The key.
+        base_url: API base URL; None lets the SDK decide (``ANTHROPIC_BASE_URL``
+            or api.anthropic.com).
+        default_headers: Extra headers on every request (``anthropic-beta``, ...).
+        extra_body: Extra JSON fields on every request.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        api_key: str,
+        base_url: str | None = None,
+        *,
+        default_headers: dict[str, str] | None = None,
+        extra_body: dict[str, Any] | None = None,
+    ) -> None:
+        self.name = name
+        # Retries are the model's job (events per attempt, one policy).
+        self.client = anthropic.AsyncAnthropic(
+            api_key=api_key, base_url=base_url, max_retries=0, default_headers=default_headers
+        )
+        self.base_url = str(self.client.base_url)
+        self.extra_body = dict(extra_body or {})
+        self._instructor: Any = None
+
+    async def aclose(self) -> None:
+        """Close the SDK client's connections."""
+        await self.client.close()
+
+    def _params(self, request: LLMRequest, *, for_structured: bool = False) -> dict[str, Any]:
+        """``messages.create`` keyword arguments for ``request``.
+
+        ``temperature`` goes in the JSON body when this SDK version's
+        ``messages.create`` has no such parameter (2.x has none). A
+        ``json_schema`` ``response_format`` becomes ``output_config.format``;
+        other formats are not sent. Parameters the SDK does not know go in
+        the JSON body as they are.
+
+        Raises:
+            ProviderBadRequestError: the messages cannot be expressed for Anthropic.
+        """
+        try:
+            system, messages = to_anthropic_messages(request.messages)
+            extra = dict(request.extra)
+            parallel = extra.pop("parallel_tool_calls", None)
+            tools = to_anthropic_tools(request.tools) if request.tools else None
+            choice = to_anthropic_tool_choice(request.tool_choice, parallel) if tools else None
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ProviderBadRequestError(
+                f"the request cannot be sent to Anthropic: {exc}",
+                provider=self.name,
+                model=request.model,
+            ) from exc
+
+        known = _create_parameters()
+        extra_body = dict(self.extra_body)
+        params: dict[str, Any] = {
+            "model": request.model,
+            "max_tokens": request.max_completion_tokens
+            if request.max_completion_tokens is not None
+            else DEFAULT_MAX_TOKENS,
+            "messages": messages,
+        }
+        if system:
+            params["system"] = system
+        if tools and not for_structured:
+            params["tools"] = tools
+            if choice is not None:
+                params["tool_choice"] = choice
+        if request.temperature is not None:
+            if "temperature" in known:
+                params["temperature"] = request.temperature
+            else:
+                extra_body["temperature"] = request.temperature
+        output_config = None if for_structured else to_output_config(request.response_format)
+        if output_config is not None:
+            params["output_config"] = output_config
+        if request.timeout is not None:
+            params["timeout"] = request.timeout
+        stop = extra.pop("stop", None)
+        if stop is not None and "stop_sequences" not in extra:
+            params["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
+        for key, value in extra.items():
+            if key == "extra_body" and isinstance(value, dict):
+                extra_body.update(value)
+            elif key == "output_config" and isinstance(value, dict):
+                params["output_config"] = {**params.get("output_config", {}), **value}
+            elif key in known:
+                params[key] = value
+            else:
+                extra_body[key] = value
+        if extra_body:
+            params["extra_body"] = extra_body
+        return params
+
+    def _error(self, exc: Exception, model: str) -> ProviderError:
+        if isinstance(exc, anthropic.APIStatusError) and exc.status_code < 400:
+            return self._stream_error(exc, model)
+        if isinstance(exc, ValueError) and not isinstance(exc, json.JSONDecodeError):
+            # The SDK refuses some requests itself (a non-streamed call whose
+            # max_tokens may take over ten minutes, for one).
+            return ProviderBadRequestError(str(exc), provider=self.name, model=model)
+        return map_sdk_error(exc, anthropic, self.name, model)
+
+    def _stream_error(self, exc: Any, model: str) -> ProviderError:
+        """The error for an ``error`` event in a stream that began with HTTP 200."""
+        kind = _STREAM_ERRORS.get(getattr(exc, "type", None) or "", ProviderError)
+        message = getattr(exc, "api_message", None) or str(exc)
+        return kind(message, provider=self.name, model=model)
+
+    async def complete(self, request: LLMRequest) -> LLMResponse:
+        """Send ``request``; return the whole answer."""
+        params = self._params(request)
+        try:
+            message = await self.client.messages.create(**params)
+        except (anthropic.AnthropicError, ValueError) as exc:
+            raise self._error(exc, request.model) from exc
+        return parse_message(message, self.name, request.model)
+
+    async def stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
+        """Send ``request`` with ``stream=True``; yield deltas, then the answer.
+
+        Reads the raw event stream: ``message_start`` (model, input usage),
+        ``content_block_start`` / ``content_block_delta`` (text and tool-call
+        pieces; tool calls are numbered 0, 1, ... among the tool_use blocks),
+        ``message_delta`` (stop reason, output usage), ``message_stop``.
+        """
+        params = self._params(request)
+        params["stream"] = True
+        text: list[str] = []
+        calls: list[dict[str, Any]] = []
+        call_of_block: dict[int, int] = {}
+        counts: dict[str, Any] = {}
+        stop_reason: str | None = None
+        stopped = False
+        model = request.model
+        try:
+            events = await self.client.messages.create(**params)
+            # Closed on every exit, a consumer that stops early included.
+            async with events:
+                async for event in events:
+                    kind = getattr(event, "type", None)
+                    if kind == "message_start":
+                        message = event.message
+                        model = getattr(message, "model", None) or model
+                        _update_counts(counts, getattr(message, "usage", None))
+                    elif kind == "content_block_start":
+                        block = event.content_block
+                        if getattr(block, "type", None) == "tool_use":
+                            index = len(calls)
+                            call_of_block[event.index] = index
+                            start_input = getattr(block, "input", None)
+                            calls.append(
+                                {
+                                    "id": block.id,
+                                    "name": block.name,
+                                    "arguments": "",
+                                    "input": start_input,
+                                }
+                            )
+                            yield ToolCallDelta(index, id=block.id, name=block.name, arguments="")
+                        elif getattr(block, "type", None) == "text" and getattr(block, "text", ""):
+                            text.append(block.text)
+                            yield TextDelta(block.text)
+                    elif kind == "content_block_delta":
+                        delta = event.delta
+                        delta_type = getattr(delta, "type", None)
+                        if delta_type == "text_delta" and delta.text:
+                            text.append(delta.text)
+                            yield TextDelta(delta.text)
+                        elif delta_type == "input_json_delta" and event.index in call_of_block:
+                            index = call_of_block[event.index]
+                            piece = delta.partial_json or ""
+                            calls[index]["arguments"] += piece
+                            if piece:
+                                yield ToolCallDelta(index, arguments=piece)
+                    elif kind == "message_delta":
+                        reason = getattr(event.delta, "stop_reason", None)
+                        stop_reason = reason or stop_reason
+                        _update_counts(counts, getattr(event, "usage", None))
+                    elif kind == "message_stop":
+                        stopped = True
+        except (anthropic.AnthropicError, ValueError) as exc:
+            raise self._error(exc, request.model) from exc
+        if not stopped and stop_reason is None:
+            raise ProviderResponseError(
+                "the stream ended before the answer was complete (no message_stop)",
+                provider=self.name,
+                model=request.model,
+            )
+        yield LLMResponse(
+            content="".join(text) if text else None,
+            tool_calls=[
+                ToolCall(id=call["id"], name=call["name"], arguments=_arguments(call))
+                for call in calls
+            ],
+            finish_reason=finish_reason(stop_reason),
+            usage=anthropic_usage(counts) if counts else Usage(),
+            model=model,
+            provider=self.name,
+        )
+
+    async def structured(
+        self, request: LLMRequest, response_model: type[T], max_retries: int
+    ) -> tuple[T, LLMResponse]:
+        """A validated ``response_model`` instance through instructor (tool-use mode).
+
+        Instructor forces one tool named after ``response_model`` and
+        validates its ``input``; an answer that does not validate is sent
+        back with the errors, up to ``max_retries`` more times. The returned
+        response is the last answer, with the usage of all of them.
+        """
+        import instructor
+
+        if self._instructor is None:
+            # Mode.TOOLS with from_anthropic: instructor 1.17 deprecates
+            # Mode.ANTHROPIC_TOOLS (a DeprecationWarning) for the generic modes.
+            self._instructor = instructor.from_anthropic(self.client, mode=instructor.Mode.TOOLS)
+        params = self._params(request, for_structured=True)
+        messages = params.pop("messages")
+        return await instructor_create(
+            self._instructor,
+            sdk=anthropic,
+            provider=self.name,
+            model=request.model,
+            response_model=response_model,
+            messages=messages,
+            max_retries=max_retries,
+            params=params,
+            parse=lambda answer: parse_message(answer, self.name, request.model),
+            usage_of=anthropic_usage,
+        )
+
+
+def _update_counts(counts: dict[str, Any], usage: Any) -> None:
+    """Take the usage fields a stream event sets (``message_delta``'s are cumulative)."""
+    if usage is None:
+        return
+    for key in (
+        "input_tokens",
+        "output_tokens",
+        "cache_read_input_tokens",
+        "cache_creation_input_tokens",
+        "output_tokens_details",
+    ):
+        value = getattr(usage, key, None)
+        if value is not None:
+            counts[key] = value
+
+
+def _arguments(call: dict[str, Any]) -> str:
+    if call["arguments"]:
+        return call["arguments"]
+    if call["input"]:
+        return json.dumps(call["input"])
+    return "{}"
