@@ -106,3 +106,10 @@ def test_get_model_is_exported() -> None:
     from llmgine.llm.models import get_model
 
     assert llmgine.get_model is get_model
+
+
+def test_tool_decorator_is_exported_in_both_places() -> None:
+    import llmgine.llm.tools
+
+    assert llmgine.tool is llmgine.llm.tools.tool
+    assert callable(llmgine.tool)

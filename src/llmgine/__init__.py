@@ -21,13 +21,20 @@ from llmgine.errors import (
     SerializationError,
     SessionClosedError,
     StructuredOutputError,
+    ToolDefinitionError,
     UnknownModelError,
 )
 from llmgine.llm.events import LLMCallEvent, LLMResponseEvent, LLMStreamEvent
 from llmgine.llm.models import Model, ProviderModel, Providers, get_model
 from llmgine.llm.response import LLMResponse, TextDelta, ToolCallDelta, Usage
 from llmgine.llm.retry import RetryPolicy
-from llmgine.llm.tools import ToolCall
+from llmgine.llm.tools import (
+    ToolApprovalCommand,
+    ToolCall,
+    ToolManager,
+    ToolResult,
+    tool,
+)
 from llmgine.messages import (
     GLOBAL,
     ROOT,
@@ -75,10 +82,14 @@ __all__ = [
     "Providers",
     "RetryPolicy",
     "TextDelta",
+    "ToolApprovalCommand",
     "ToolCall",
+    "ToolManager",
+    "ToolResult",
     "ToolCallDelta",
     "Usage",
     "get_model",
+    "tool",
     # application
     "ApplicationBootstrap",
     "ApplicationConfig",
@@ -105,6 +116,7 @@ __all__ = [
     "SerializationError",
     "SessionClosedError",
     "StructuredOutputError",
+    "ToolDefinitionError",
     "UnknownModelError",
     "__version__",
 ]

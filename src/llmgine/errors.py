@@ -12,6 +12,7 @@ type has long been part of the contract (``ValueError`` for a duplicate handler,
     │   ├── UnknownModelError           a model name no provider knows
     │   └── ModelRequestsBlockedError   a network model call while they are blocked (tests)
     ├── SerializationError          a message that cannot be rebuilt from its dict
+    ├── ToolDefinitionError         a function that cannot become a tool (and why)
     ├── BusError                    misuse of the message bus
     │   ├── HandlerRegistrationError    a second command handler for one type and session
     │   ├── NoCommandHandlerError       no handler for a command's type
@@ -52,6 +53,7 @@ __all__ = [
     "SerializationError",
     "SessionClosedError",
     "StructuredOutputError",
+    "ToolDefinitionError",
     "UnknownModelError",
 ]
 
@@ -180,3 +182,11 @@ class ProviderResponseError(ProviderError):
 
 class StructuredOutputError(ProviderError):
     """The model gave no answer that validates against the response model."""
+
+
+class ToolDefinitionError(LLMgineError, ValueError):
+    """A function cannot be registered as a tool; the message says which and how to fix it.
+
+    Failures while a tool *runs* are not raised: they become error tool results
+    the model can read.
+    """
