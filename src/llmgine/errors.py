@@ -13,6 +13,7 @@ type has long been part of the contract (``ValueError`` for a duplicate handler,
     │   └── ModelRequestsBlockedError   a network model call while they are blocked (tests)
     ├── SerializationError          a message that cannot be rebuilt from its dict
     ├── ToolDefinitionError         a function that cannot become a tool (and why)
+    ├── EngineError                 an engine could not answer (engine functions raise it)
     ├── BusError                    misuse of the message bus
     │   ├── HandlerRegistrationError    a second command handler for one type and session
     │   ├── NoCommandHandlerError       no handler for a command's type
@@ -37,6 +38,7 @@ from __future__ import annotations
 __all__ = [
     "BusError",
     "ConfigurationError",
+    "EngineError",
     "HandlerRegistrationError",
     "LLMgineError",
     "MissingAPIKeyError",
@@ -189,4 +191,13 @@ class ToolDefinitionError(LLMgineError, ValueError):
 
     Failures while a tool *runs* are not raised: they become error tool results
     the model can read.
+    """
+
+
+class EngineError(LLMgineError):
+    """An engine could not answer a prompt.
+
+    Engine functions such as ``use_tool_chat_engine`` raise it with the
+    engine's error message; engines on the bus return a failed
+    ``CommandResult`` instead.
     """

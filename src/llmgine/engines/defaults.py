@@ -1,0 +1,35 @@
+"""Which model to use when none is given: the first provider with a key, else offline."""
+
+from __future__ import annotations
+
+import os
+
+from llmgine.llm.models.interface import Model
+from llmgine.llm.models.registry import get_model
+from llmgine.llm.providers.credentials import load_dotenv_once
+
+__all__ = ["DEFAULT_MODELS", "default_model"]
+
+#: Checked in order: the model used when its provider's key variable is set.
+DEFAULT_MODELS: tuple[tuple[str, str], ...] = (
+    ("OPENAI_API_KEY", "openai:gpt-4.1-mini"),
+    ("ANTHROPIC_API_KEY", "anthropic:claude-haiku-4-5"),
+    ("OPENROUTER_API_KEY", "openrouter:openai/gpt-4.1-mini"),
+    ("GEMINI_API_KEY", "gemini:gemini-2.5-flash"),
+    ("XAI_API_KEY", "xai:grok-3-mini"),
+    ("DEEPSEEK_API_KEY", "deepseek:deepseek-chat"),
+)
+
+OFFLINE_NOTICE = (
+    "No API key found: using the offline TestModel. Set OPENAI_API_KEY (or another "
+    "provider's key, in the environment or a .env file) or pick a model with --model."
+)
+
+
+def default_model() -> tuple[Model, str | None]:
+    """The model to use and, when it is the offline one, a one-line notice saying so."""
+    load_dotenv_once()
+    for variable, name in DEFAULT_MODELS:
+        if os.environ.get(variable):
+            return get_model(name), None
+    return get_model("test"), OFFLINE_NOTICE

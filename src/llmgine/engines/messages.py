@@ -1,0 +1,93 @@
+"""Commands and events that engines handle and publish (what a UI listens to)."""
+
+from __future__ import annotations
+
+from dataclasses import field
+from typing import Any
+
+from llmgine.messages.commands import Command
+from llmgine.messages.events import Event
+
+__all__ = [
+    "EngineCommand",
+    "EngineResultEvent",
+    "EngineStatusEvent",
+    "EngineTextDeltaEvent",
+    "EngineToolResultEvent",
+    "FINISHED",
+]
+
+#: The status an engine publishes when a turn is over (a UI stops its spinner).
+FINISHED = "finished"
+
+
+class EngineCommand(Command):
+    """Ask an engine to handle a prompt: ``ToolChatEngineCommand("hello")``.
+
+    Attributes:
+        prompt: The user's message.
+    """
+
+    prompt: str = ""
+
+
+class EngineStatusEvent(Event, kw_only=True):
+    """What an engine is doing: ``"calling openai:gpt-4.1-mini"``, ``"finished"``...
+
+    Attributes:
+        status: Short human-readable status; :data:`FINISHED` ends a turn.
+        engine_id: The engine.
+    """
+
+    status: str = ""
+    engine_id: str = ""
+
+
+class EngineTextDeltaEvent(Event, kw_only=True):
+    """A piece of the answer as a streaming model produces it.
+
+    Attributes:
+        text: The new text.
+        engine_id: The engine.
+    """
+
+    text: str = ""
+    engine_id: str = ""
+
+
+class EngineToolResultEvent(Event, kw_only=True):
+    """A tool the engine ran, and its result.
+
+    Attributes:
+        tool_name: The tool.
+        tool_call_id: The model's id of the call.
+        arguments: The arguments (a dict, or the raw text when they were not JSON).
+        result: The text given back to the model.
+        is_error: True when the call failed or did not run.
+        engine_id: The engine.
+    """
+
+    tool_name: str = ""
+    tool_call_id: str = ""
+    arguments: Any = None
+    result: str = ""
+    is_error: bool = False
+    engine_id: str = ""
+
+
+class EngineResultEvent(Event, kw_only=True):
+    """An engine finished a turn.
+
+    Attributes:
+        content: The answer text.
+        engine_id: The engine.
+        usage: Token usage of the turn (``Usage`` fields as a dict).
+        cost_usd: Cost of the turn, when known.
+        extra: Engine-specific details.
+    """
+
+    content: str = ""
+    engine_id: str = ""
+    usage: dict[str, int] = field(default_factory=dict)
+    cost_usd: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,243 @@
+"""The tool-chat engine: the function-calling loop over a conversation.
+
+The model answers or asks for tools; the engine runs the tools, gives the
+results back, and calls the model again, until it answers without tool calls
+(or ``max_iterations`` calls were made). Run it interactively with
+``python -m llmgine.engines.tool_chat_engine``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from llmgine.engines.base import Engine
+from llmgine.engines.messages import EngineCommand, EngineStatusEvent, EngineToolResultEvent
+from llmgine.errors import EngineError, LLMgineError
+from llmgine.llm.context.memory import InMemoryContextManager, SimpleChatHistory
+from llmgine.llm.models.interface import Model
+from llmgine.llm.models.registry import get_model
+from llmgine.llm.tools.manager import ToolManager
+from llmgine.messages.commands import CommandResult
+
+__all__ = [
+    "ToolChatEngine",
+    "ToolChatEngineCommand",
+    "ToolChatEngineStatusEvent",
+    "ToolChatEngineToolResultEvent",
+    "use_tool_chat_engine",
+]
+
+DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Use the tools when they help."
+
+
+class ToolChatEngineCommand(EngineCommand):
+    """Ask the tool-chat engine to answer ``prompt`` (using tools as needed)."""
+
+
+class ToolChatEngineStatusEvent(EngineStatusEvent, kw_only=True):
+    """Status of the tool-chat engine."""
+
+
+class ToolChatEngineToolResultEvent(EngineToolResultEvent, kw_only=True):
+    """A tool the tool-chat engine ran, with its result."""
+
+
+#: The seed's spelling.
+ToolChatEngineToolResultEVent = ToolChatEngineToolResultEvent
+
+
+class ToolChatEngine(Engine):
+    """A conversation with tools: the function-calling loop.
+
+    Args:
+        session_id: The session of its handler and events.
+        model: A model or ``"provider:model"`` string (default: see
+            :func:`~llmgine.engines.defaults.default_model`). Any provider works,
+            Anthropic included: tools are formatted for it.
+        system_prompt: Instructions sent first (None: a short default).
+        tools: Functions (or modules, module paths, ``.py`` files) to offer.
+        max_iterations: Most model calls in one turn; past it the turn fails
+            with an error that names the limit.
+        stream: Stream answers (text deltas are published as events).
+        context: The history to use (default: an :class:`InMemoryContextManager`).
+        tool_manager: The tool manager to use (default: a new one).
+        engine_id: Its id.
+    """
+
+    command_type = ToolChatEngineCommand
+    status_event_type = ToolChatEngineStatusEvent
+
+    def __init__(
+        self,
+        session_id: str | None = None,
+        model: Model | str | None = None,
+        system_prompt: str | None = DEFAULT_SYSTEM_PROMPT,
+        tools: Sequence[Callable[..., Any] | Any] | None = None,
+        *,
+        max_iterations: int = 10,
+        stream: bool = False,
+        context: SimpleChatHistory | None = None,
+        tool_manager: ToolManager | None = None,
+        engine_id: str | None = None,
+    ) -> None:
+        super().__init__(session_id=session_id, engine_id=engine_id)
+        self.model = self.resolve_model(model)
+        self.max_iterations = max_iterations
+        self.stream = stream
+        self.context = context or InMemoryContextManager(self.engine_id, self.session_id)
+        self.context.set_system_prompt(system_prompt)
+        self.tool_manager = tool_manager or ToolManager(
+            self.engine_id, self.session_id, llm_model_name=self.model.provider
+        )
+        self._unregistered: list[Any] = list(tools or [])
+
+    # -- configuration --------------------------------------------------------
+
+    @property
+    def system_prompt(self) -> str | None:
+        """The current system prompt."""
+        return self.context.system_prompt
+
+    def set_system_prompt(self, prompt: str | None) -> None:
+        """Replace the system prompt (the conversation stays)."""
+        self.context.set_system_prompt(prompt)
+
+    def set_model(self, model: Model | str) -> None:
+        """Use another model from now on (the conversation stays)."""
+        self.model = get_model(model)
+        self.tool_manager.llm_model_name = self.model.provider
+
+    async def register_tool(self, function: Callable[..., Any]) -> None:
+        """Offer ``function`` to the model as a tool."""
+        await self.tool_manager.register_tool(function)
+
+    async def register_tools(self, *sources: Any) -> None:
+        """Offer functions, modules, module paths or ``.py`` files of ``@tool`` functions."""
+        await self.tool_manager.register_tools(*sources)
+
+    @property
+    def tool_names(self) -> list[str]:
+        """Names of the tools offered (including those given but not registered yet)."""
+        pending = [getattr(t, "__name__", str(t)) for t in self._unregistered if callable(t)]
+        return self.tool_manager.tool_names + pending
+
+    def clear_context(self) -> None:
+        """Forget the conversation (the system prompt stays)."""
+        self.context.clear()
+
+    # -- the loop ---------------------------------------------------------------
+
+    async def handle_command(self, command: EngineCommand) -> CommandResult:
+        """Run one turn of the conversation for ``command.prompt``.
+
+        A failure (bad key, unreachable provider, too many iterations) is a
+        failed result with one readable error; the context is left as before
+        the turn. Cancelling the turn also leaves it as before: an assistant
+        message with tool calls is stored only together with their results.
+        """
+        if self._unregistered:
+            pending, self._unregistered = self._unregistered, []
+            await self.tool_manager.register_tools(*pending)
+        self.usage.start_turn()
+        checkpoint = self.context.checkpoint()
+        self.context.store_string(command.prompt, "user")
+        try:
+            return await self._turn(command)
+        except asyncio.CancelledError:
+            self.context.rollback(checkpoint)
+            raise
+        except LLMgineError as exc:
+            self.context.rollback(checkpoint)
+            await self.finish()
+            return self._failed(command, str(exc))
+        except Exception as exc:  # a bug somewhere below: one line, not a traceback
+            self.context.rollback(checkpoint)
+            await self.finish()
+            return self._failed(command, f"{type(exc).__name__}: {exc}")
+
+    async def _turn(self, command: EngineCommand) -> CommandResult:
+        for _ in range(self.max_iterations):
+            messages = await self.context.retrieve()
+            tools = await self.tool_manager.get_tools() if self.tool_manager.tools else None
+            await self.publish_status(f"calling {self.model.model_string}")
+            response = await self._generate(self.model, messages, self.stream, tools=tools)
+            if not response.tool_calls:
+                await self.context.store_assistant_message(response)
+                await self.finish()
+                return CommandResult(
+                    success=True,
+                    result=response.content or "",
+                    session_id=command.session_id,
+                    metadata={**self.usage.metadata(), "model": self.model.model_string},
+                )
+            names = ", ".join(call.name for call in response.tool_calls)
+            await self.publish_status(f"running {names}")
+            results = await self.tool_manager.execute_tool_calls(response.tool_calls)
+            # Stored together: a cancelled turn never leaves calls without results.
+            await self.context.store_assistant_message(response)
+            for call, result in zip(response.tool_calls, results, strict=True):
+                self.context.store_tool_call_result(
+                    result.tool_call_id, result.name, result.content
+                )
+                await self.bus.publish(
+                    ToolChatEngineToolResultEvent(
+                        tool_name=result.name,
+                        tool_call_id=result.tool_call_id,
+                        arguments=_arguments(call.arguments),
+                        result=result.content,
+                        is_error=result.is_error,
+                        engine_id=self.engine_id,
+                        session_id=self.session_id,
+                    )
+                )
+        await self.finish()
+        return self._failed(
+            command,
+            f"stopped after max_iterations={self.max_iterations} model calls without a final "
+            "answer (the model kept calling tools); raise max_iterations or check the tools",
+        )
+
+    def _failed(self, command: EngineCommand, error: str) -> CommandResult:
+        return CommandResult(
+            success=False,
+            error=error,
+            session_id=command.session_id,
+            metadata={**self.usage.metadata(), "model": self.model.model_string},
+        )
+
+
+def _arguments(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return text
+
+
+async def use_tool_chat_engine(
+    prompt: str,
+    model: Model | str | None = None,
+    tools: Sequence[Callable[..., Any] | Any] | None = None,
+    system_prompt: str | None = DEFAULT_SYSTEM_PROMPT,
+    **settings: Any,
+) -> str:
+    """Answer ``prompt`` with the function-calling loop and return the text.
+
+    Works from a plain script: no bootstrap or bus set-up needed.
+
+    Raises:
+        EngineError: the engine could not answer (its message says why).
+    """
+    engine = ToolChatEngine(model=model, system_prompt=system_prompt, tools=tools, **settings)
+    result = await engine.execute(prompt)
+    if not result.success:
+        raise EngineError(result.error or "the engine failed")
+    return str(result.result)
+
+
+if __name__ == "__main__":
+    from llmgine.engines.launcher import main
+
+    main(ToolChatEngine, "Tool-chat engine: a conversation in which the model can call tools.")
