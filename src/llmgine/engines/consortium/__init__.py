@@ -1,0 +1,1 @@
+"""The consortium engine: several models answer, then their answers are combined."""

@@ -1,0 +1,1 @@
+"""Consortium strategies: arbiter, moa (mixture-of-agents), council."""
