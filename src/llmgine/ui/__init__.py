@@ -1,0 +1,1 @@
+"""User interfaces for LLMgine engines (the terminal CLI is in :mod:`llmgine.ui.cli`)."""
