@@ -1,4 +1,4 @@
-"""Engines: command handlers that drive models (single-pass, tool-chat).
+"""Engines: command handlers that drive models (single-pass, tool-chat, consortium).
 
 Names are imported lazily, so ``python -m llmgine.engines.tool_chat_engine``
 runs the module once (no runpy warning about a module imported twice).
@@ -26,6 +26,10 @@ _EXPORTS = {
     "ToolChatEngineStatusEvent": "tool_chat_engine",
     "ToolChatEngineToolResultEvent": "tool_chat_engine",
     "use_tool_chat_engine": "tool_chat_engine",
+    "ConsortiumEngine": "consortium",
+    "ConsortiumEngineCommand": "consortium",
+    "ConsortiumEngineStatusEvent": "consortium",
+    "use_consortium_engine": "consortium",
 }
 
 __all__ = sorted(_EXPORTS)
