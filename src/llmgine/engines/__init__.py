@@ -13,7 +13,6 @@ _EXPORTS = {
     "default_model": "defaults",
     "FINISHED": "messages",
     "EngineCommand": "messages",
-    "EngineResultEvent": "messages",
     "EngineStatusEvent": "messages",
     "EngineTextDeltaEvent": "messages",
     "EngineToolResultEvent": "messages",

@@ -128,11 +128,8 @@ async def _answer_once(engine: Engine, prompt: str, notice: str | None) -> int:
 
 def main(engine_type: type[Engine], description: str, argv: Sequence[str] | None = None) -> None:
     """Parse the command line and run ``engine_type`` (exits with its code)."""
-    module = engine_type.__module__
-    if module == "__main__":
-        module = f"llmgine.engines.{_module_name(engine_type)}"
     parser = build_parser(
-        f"python -m {module}", description, with_tools=hasattr(engine_type, "register_tools")
+        _program_name(engine_type), description, with_tools=hasattr(engine_type, "register_tools")
     )
     parser.epilog = "known providers: " + ", ".join(known_providers())
     args = parser.parse_args(argv)
@@ -146,7 +143,12 @@ def main(engine_type: type[Engine], description: str, argv: Sequence[str] | None
     sys.exit(code)
 
 
-def _module_name(engine_type: type[Engine]) -> str:
-    name = engine_type.__name__
-    snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
-    return snake
+def _program_name(engine_type: type[Engine]) -> str:
+    """How the user started the program: ``python -m pkg.mod`` or ``python path/to/file.py``."""
+    main_module = sys.modules.get("__main__")
+    spec = getattr(main_module, "__spec__", None)
+    if engine_type.__module__ != "__main__":
+        return f"python -m {engine_type.__module__}"
+    if spec is not None and spec.name:
+        return f"python -m {spec.name}"
+    return f"python {sys.argv[0]}" if sys.argv and sys.argv[0] else "python"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import field
 from typing import Any
 
 from llmgine.messages.commands import Command
@@ -10,7 +9,6 @@ from llmgine.messages.events import Event
 
 __all__ = [
     "EngineCommand",
-    "EngineResultEvent",
     "EngineStatusEvent",
     "EngineTextDeltaEvent",
     "EngineToolResultEvent",
@@ -73,21 +71,3 @@ class EngineToolResultEvent(Event, kw_only=True):
     result: str = ""
     is_error: bool = False
     engine_id: str = ""
-
-
-class EngineResultEvent(Event, kw_only=True):
-    """An engine finished a turn.
-
-    Attributes:
-        content: The answer text.
-        engine_id: The engine.
-        usage: Token usage of the turn (``Usage`` fields as a dict).
-        cost_usd: Cost of the turn, when known.
-        extra: Engine-specific details.
-    """
-
-    content: str = ""
-    engine_id: str = ""
-    usage: dict[str, int] = field(default_factory=dict)
-    cost_usd: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)

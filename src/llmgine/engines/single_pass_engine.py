@@ -111,7 +111,10 @@ async def use_single_pass_engine(
     Raises:
         EngineError: the engine could not answer (its message says why).
     """
-    engine = SinglePassEngine(model, system_prompt, **settings)
+    try:
+        engine = SinglePassEngine(model, system_prompt, **settings)
+    except LLMgineError as exc:  # a bad model name, an unusable tool...
+        raise EngineError(str(exc)) from exc
     result = await engine.execute(prompt)
     if not result.success:
         raise EngineError(result.error or "the engine failed")

@@ -230,7 +230,10 @@ async def use_tool_chat_engine(
     Raises:
         EngineError: the engine could not answer (its message says why).
     """
-    engine = ToolChatEngine(model=model, system_prompt=system_prompt, tools=tools, **settings)
+    try:
+        engine = ToolChatEngine(model=model, system_prompt=system_prompt, tools=tools, **settings)
+    except LLMgineError as exc:  # a bad model name, an unusable tool...
+        raise EngineError(str(exc)) from exc
     result = await engine.execute(prompt)
     if not result.success:
         raise EngineError(result.error or "the engine failed")
