@@ -13,6 +13,7 @@ from llmgine.engines.messages import (
     EngineStatusEvent,
     EngineTextDeltaEvent,
 )
+from llmgine.errors import EngineError
 from llmgine.llm.models.interface import Model
 from llmgine.llm.models.registry import get_model
 from llmgine.llm.response import LLMResponse, TextDelta, Usage
@@ -88,6 +89,17 @@ class Engine(ABC):
         """Handle ``prompt`` directly, without going through the bus."""
         command = self.command_type(prompt, session_id=self.session_id, **fields)
         return await self.handle_command(command)
+
+    async def answer(self, prompt: str) -> str:
+        """Handle ``prompt`` and return the answer text (what the engine functions do).
+
+        Raises:
+            EngineError: the engine could not answer (with its error message).
+        """
+        result = await self.execute(prompt)
+        if not result.success:
+            raise EngineError(result.error or f"{type(self).__name__} could not answer")
+        return str(result.result)
 
     def register(self, bus: MessageBus | None = None) -> None:
         """Register :meth:`handle_command` for :attr:`command_type` in the engine's session."""

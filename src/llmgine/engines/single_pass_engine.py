@@ -115,10 +115,7 @@ async def use_single_pass_engine(
         engine = SinglePassEngine(model, system_prompt, **settings)
     except LLMgineError as exc:  # a bad model name, an unusable tool...
         raise EngineError(str(exc)) from exc
-    result = await engine.execute(prompt)
-    if not result.success:
-        raise EngineError(result.error or "the engine failed")
-    return str(result.result)
+    return await engine.answer(prompt)
 
 
 if __name__ == "__main__":

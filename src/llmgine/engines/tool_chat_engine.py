@@ -234,10 +234,7 @@ async def use_tool_chat_engine(
         engine = ToolChatEngine(model=model, system_prompt=system_prompt, tools=tools, **settings)
     except LLMgineError as exc:  # a bad model name, an unusable tool...
         raise EngineError(str(exc)) from exc
-    result = await engine.execute(prompt)
-    if not result.success:
-        raise EngineError(result.error or "the engine failed")
-    return str(result.result)
+    return await engine.answer(prompt)
 
 
 if __name__ == "__main__":

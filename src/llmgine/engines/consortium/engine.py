@@ -402,7 +402,4 @@ async def use_consortium_engine(
         ConfigurationError: a bad strategy, option or member.
     """
     engine = ConsortiumEngine(members, arbiter, strategy, **options)
-    result = await engine.execute(prompt)
-    if not result.success:
-        raise EngineError(result.error or "the consortium could not answer")
-    return str(result.result)
+    return await engine.answer(prompt)

@@ -32,7 +32,7 @@ from llmgine.llm.providers.anthropic_format import (
     to_anthropic_tools,
     to_output_config,
 )
-from llmgine.llm.providers.interface import LLMRequest, Provider
+from llmgine.llm.providers.interface import LLMRequest, SDKProvider
 from llmgine.llm.providers.sdk_errors import map_sdk_error
 from llmgine.llm.providers.structured import instructor_create
 from llmgine.llm.response import LLMResponse, StreamChunk, TextDelta, ToolCallDelta, Usage
@@ -74,7 +74,7 @@ def _create_parameters() -> frozenset[str]:
     return frozenset(inspect.signature(AsyncMessages.create).parameters) - {"self"}
 
 
-class AnthropicProvider(Provider):
+class AnthropicProvider(SDKProvider):
     """The Messages API through ``anthropic.AsyncAnthropic``.
 
     Args:
@@ -95,18 +95,10 @@ class AnthropicProvider(Provider):
         default_headers: dict[str, str] | None = None,
         extra_body: dict[str, Any] | None = None,
     ) -> None:
-        self.name = name
-        # Retries are the model's job (events per attempt, one policy).
-        self.client = anthropic.AsyncAnthropic(
+        client = anthropic.AsyncAnthropic(
             api_key=api_key, base_url=base_url, max_retries=0, default_headers=default_headers
         )
-        self.base_url = str(self.client.base_url)
-        self.extra_body = dict(extra_body or {})
-        self._instructor: Any = None
-
-    async def aclose(self) -> None:
-        """Close the SDK client's connections."""
-        await self.client.close()
+        super().__init__(name, client, extra_body)
 
     def _params(self, request: LLMRequest, *, for_structured: bool = False) -> dict[str, Any]:
         """``messages.create`` keyword arguments for ``request``.

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from llmgine.llm.response import LLMResponse, StreamChunk
 
-__all__ = ["LLMRequest", "Provider"]
+__all__ = ["LLMRequest", "Provider", "SDKProvider"]
 
 T = TypeVar("T")
 
@@ -69,3 +69,24 @@ class Provider(ABC):
         self, request: LLMRequest, response_model: type[T], max_retries: int
     ) -> tuple[T, LLMResponse]:
         """Return an instance of ``response_model`` validated from the answer (instructor)."""
+
+
+class SDKProvider(Provider):
+    """A provider on an official SDK client (whose own retries are turned off).
+
+    Args:
+        name: Provider name.
+        client: The SDK's async client (``max_retries=0``: retries are the model's job).
+        extra_body: Extra JSON fields on every request.
+    """
+
+    def __init__(self, name: str, client: Any, extra_body: dict[str, Any] | None = None) -> None:
+        self.name = name
+        self.client = client
+        self.base_url = str(client.base_url)
+        self.extra_body = dict(extra_body or {})
+        self._instructor: Any = None
+
+    async def aclose(self) -> None:
+        """Close the SDK client's connections."""
+        await self.client.close()

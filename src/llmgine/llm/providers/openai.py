@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from functools import cache
 from typing import Any, TypeVar
 
-from llmgine.llm.providers.interface import LLMRequest, Provider
+from llmgine.llm.providers.interface import LLMRequest, SDKProvider
 from llmgine.llm.providers.sdk_errors import map_sdk_error
 from llmgine.llm.providers.structured import instructor_create
 from llmgine.llm.response import LLMResponse, StreamChunk, TextDelta, ToolCallDelta, Usage
@@ -81,7 +81,7 @@ def parse_completion(completion: Any, provider: str, model: str) -> LLMResponse:
     )
 
 
-class OpenAIProvider(Provider):
+class OpenAIProvider(SDKProvider):
     """Chat Completions through ``openai.AsyncOpenAI``.
 
     Args:
@@ -103,18 +103,10 @@ class OpenAIProvider(Provider):
         default_headers: dict[str, str] | None = None,
         extra_body: dict[str, Any] | None = None,
     ) -> None:
-        self.name = name
-        # Retries are the model's job (events per attempt, one policy).
-        self.client = openai.AsyncOpenAI(
+        client = openai.AsyncOpenAI(
             api_key=api_key, base_url=base_url, max_retries=0, default_headers=default_headers
         )
-        self.base_url = str(self.client.base_url)
-        self.extra_body = dict(extra_body or {})
-        self._instructor: Any = None
-
-    async def aclose(self) -> None:
-        """Close the SDK client's connections."""
-        await self.client.close()
+        super().__init__(name, client, extra_body)
 
     def _params(self, request: LLMRequest) -> dict[str, Any]:
         params: dict[str, Any] = {"model": request.model, "messages": request.messages}
