@@ -74,12 +74,25 @@ _FLAGGED = ("min_iterations", "max_iterations", "confidence_threshold")
 
 
 def _question(messages: list[dict[str, Any]]) -> str:
-    text = str(messages[-1].get("content", "")) if messages else ""
-    first = text.strip().split("\n---", 1)[0].strip()
+    """The user's question, even inside a strategy's review or refinement prompt."""
+    texts = [str(m.get("content", "")) for m in messages if m.get("role") == "user"]
+    for text in texts:
+        found = re.search(r"<question>\s*(.*?)\s*</question>", text, re.S)
+        if found:
+            texts = [found.group(1)]
+            break
+    first = texts[0].strip().split("\n", 1)[0].strip() if texts else ""
     return first if len(first) <= 200 else first[:197] + "..."
 
 
+def _is_review(messages: list[dict[str, Any]]) -> bool:
+    text = str(messages[-1].get("content", "")) if messages else ""
+    return "AGREE" in text and "DISAGREE" in text
+
+
 def _brief(messages: list[dict[str, Any]], info: CallInfo) -> str:
+    if _is_review(messages):  # a council review: the demo members agree
+        return "<status>AGREE</status>\n<text>That answer covers the question.</text>"
     return (
         f"A short answer to \u201c{_question(messages)}\u201d: start with the simplest option "
         "that meets the need, try it, and adjust from what you learn."
@@ -87,6 +100,8 @@ def _brief(messages: list[dict[str, Any]], info: CallInfo) -> str:
 
 
 def _thorough(messages: list[dict[str, Any]], info: CallInfo) -> str:
+    if _is_review(messages):
+        return "<status>AGREE</status>\n<text>Agreed; the steps are sound.</text>"
     return (
         f"A fuller answer to \u201c{_question(messages)}\u201d:\n\n"
         "1. Say what a good outcome looks like, so you can tell when you are done.\n"
@@ -99,8 +114,11 @@ def _offline_arbiter(messages: list[dict[str, Any]], info: CallInfo) -> str:
     """Combine the ``<response>`` blocks of the prompt (longest first); confidence 0.9."""
     text = str(messages[-1].get("content", "")) if messages else ""
     found = re.findall(r'<response name="(Response \d+)">\n(.*?)\n</response>', text, re.S)
-    if not found:  # not an arbiter prompt (another strategy): a neutral combination
-        return "Offline demo: the members' answers above, combined.\n\n" + _question(messages)
+    if not found:  # an aggregator prompt (moa): keep the most complete reference
+        references = re.findall(r"<reference name=\"[^\"]*\">\n?(.*?)\n?</reference>", text, re.S)
+        if references:
+            return max(references, key=len).strip()
+        return _thorough(messages, info)
     ranked = sorted(found, key=lambda pair: len(pair[1]), reverse=True)
     synthesis = ranked[0][1] + "".join(
         f"\n\nAlso worth keeping: {other.splitlines()[0]}" for _, other in ranked[1:]
