@@ -199,8 +199,11 @@ class ConsortiumIterationComponent(CLIComponent):
         if event.confidence is not None:
             style = "green" if event.confidence >= 0.8 else "yellow"
             line.append(f" \u00b7 confidence {event.confidence:.0%}", style=style)
-        if event.summary:
-            line.append(f" \u00b7 {event.summary}", style="dim")
+        summary = event.summary
+        if event.confidence is not None:  # the summary may repeat the confidence
+            summary = summary.replace(f"confidence {event.confidence:.0%}", "").strip(" ,·")
+        if summary:
+            line.append(f" \u00b7 {summary}", style="dim")
         return line
 
 
@@ -377,7 +380,10 @@ def consortium_cli(engine: ConsortiumEngine, notice: str | None = None, **cli_op
     cli.register_engine_result_component(partial(EngineResultComponent, title="Consortium"))
     names = ", ".join(f"{m.label}: {m.model_string}" for m in engine.members)
     cli.console.print(
-        Text(f"{names} \u00b7 {engine.strategy.name} \u00b7 arbiter {engine.arbiter.model_string}")
+        Text(
+            f"{names} \u00b7 strategy {engine.strategy.name} \u00b7 "
+            f"arbiter {engine.arbiter.model_string}"
+        )
     )
     if notice:
         cli.console.print(Text(notice, style="yellow"))
