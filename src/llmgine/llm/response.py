@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from llmgine.llm.tools.tool_call import ToolCall
 
-__all__ = ["LLMResponse", "StreamChunk", "TextDelta", "ToolCallDelta", "Usage"]
+__all__ = ["LLMResponse", "StreamChunk", "TextDelta", "ToolCallDelta", "Usage", "content_text"]
 
 
 @dataclass
@@ -105,3 +105,28 @@ class ToolCallDelta:
 
 #: What ``model.stream()`` yields: deltas, then the complete :class:`LLMResponse`.
 StreamChunk = TextDelta | ToolCallDelta | LLMResponse
+
+
+def content_text(content: Any, sep: str = " ") -> str:
+    """The text of a message's ``content``: a string, or a list of content parts.
+
+    Text parts (strings, ``{"type": "text", "text": ...}`` dicts, or SDK objects
+    with ``type == "text"``) are joined with ``sep``; other parts (images...)
+    are left out. ``None`` is ``""``; anything else is ``str()``-ed.
+    """
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts: list[str] = []
+        for part in content:
+            if isinstance(part, str):
+                texts.append(part)
+                continue
+            get = part.get if isinstance(part, dict) else lambda key, p=part: getattr(p, key, None)
+            text = get("text")
+            if isinstance(text, str) and get("type") in ("text", None):
+                texts.append(text)
+        return sep.join(text for text in texts if text)
+    return str(content)

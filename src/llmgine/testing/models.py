@@ -39,7 +39,14 @@ from typing import Any, ClassVar, TypeVar
 from llmgine.errors import LLMgineError, ProviderTimeoutError, StructuredOutputError
 from llmgine.llm.models.interface import Model
 from llmgine.llm.providers.interface import LLMRequest
-from llmgine.llm.response import LLMResponse, StreamChunk, TextDelta, ToolCallDelta, Usage
+from llmgine.llm.response import (
+    LLMResponse,
+    StreamChunk,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+    content_text,
+)
 from llmgine.llm.retry import RetryPolicy
 from llmgine.llm.tools.tool_call import ToolCall
 from llmgine.testing.schema_values import sample_value
@@ -72,29 +79,12 @@ class UnusedRepliesError(LLMgineError, AssertionError):
 # -- helpers -------------------------------------------------------------------
 
 
-def _text_of(content: Any) -> str:
-    """The text of a message's ``content``: a string or a list of content parts."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = []
-        for part in content:
-            if isinstance(part, str):
-                parts.append(part)
-            elif isinstance(part, dict) and isinstance(part.get("text"), str):
-                parts.append(part["text"])
-        return " ".join(parts)
-    return json.dumps(content, ensure_ascii=False, default=str)
-
-
 def _count_words(text: str) -> int:
     return len(text.split())
 
 
 def _message_words(message: dict[str, Any]) -> int:
-    words = _count_words(_text_of(message.get("content")))
+    words = _count_words(content_text(message.get("content")))
     for call in message.get("tool_calls") or []:
         function = call.get("function", call) if isinstance(call, dict) else {}
         words += _count_words(str(function.get("name", "")))
@@ -387,7 +377,7 @@ class TestModel(_OfflineModel):
         parts = []
         for result in results:
             name = result.get("name") or names.get(str(result.get("tool_call_id")), "tool")
-            parts.append(f"{name}: {_text_of(result.get('content')).strip()}")
+            parts.append(f"{name}: {content_text(result.get('content')).strip()}")
         return "Tool results: " + "; ".join(parts)
 
     def _json_answer(self, response_format: Any) -> str | None:
@@ -707,7 +697,7 @@ class ScriptedModel(_OfflineModel):
             raise ScriptExhaustedError(
                 f"{self!r} ran out of replies: call {len(self.requests)} has no reply (the "
                 f"script has {len(self._replies)}). Last message: "
-                f"{_preview(_text_of(last.get('content')))}"
+                f"{_preview(content_text(last.get('content')))}"
             )
         number = self._used + 1
         reply = self._replies[self._used]

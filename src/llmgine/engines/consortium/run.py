@@ -238,7 +238,7 @@ class ConsortiumRun:
         return answers
 
     async def _ask_member(self, member: Member, messages: Messages, stage: str) -> MemberAnswer:
-        await self._member_event(member, stage, "started")
+        await self.member_event(member, stage, "started")
         started = time.monotonic()
         error = "no attempt made"
         for _ in range(self.member_retries + 1):
@@ -260,15 +260,16 @@ class ConsortiumRun:
                 usage=response.usage,
                 cost_usd=response.cost_usd,
             )
-            await self._member_event(member, stage, "answered", answer)
+            await self.member_event(member, stage, "answered", answer)
             return answer
         answer = MemberAnswer(member, stage, error=error, duration_s=time.monotonic() - started)
-        await self._member_event(member, stage, "failed", answer)
+        await self.member_event(member, stage, "failed", answer)
         return answer
 
-    async def _member_event(
+    async def member_event(
         self, member: Member, stage: str, state: str, answer: MemberAnswer | None = None
     ) -> None:
+        """Publish a :class:`ConsortiumMemberEvent` (``answer`` for its content and usage)."""
         await self.engine.bus.publish(
             ConsortiumMemberEvent(
                 engine_id=self.engine.engine_id,

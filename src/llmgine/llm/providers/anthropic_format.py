@@ -22,7 +22,7 @@ import json
 import urllib.parse
 from typing import Any
 
-from llmgine.llm.response import LLMResponse, Usage
+from llmgine.llm.response import LLMResponse, Usage, content_text
 from llmgine.llm.tools.tool_call import ToolCall
 
 __all__ = [
@@ -73,23 +73,6 @@ def _get(obj: Any, key: str, default: Any = None) -> Any:
     if isinstance(obj, dict):
         return obj.get(key, default)
     return getattr(obj, key, default)
-
-
-def _text_of(content: Any) -> str:
-    """The text of a system message's content (a string or text parts)."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        texts = []
-        for part in content:
-            if isinstance(part, str):
-                texts.append(part)
-            elif _get(part, "type") == "text":
-                texts.append(_get(part, "text") or "")
-        return "\n\n".join(text for text in texts if text)
-    return str(content)
 
 
 def _data_url(url: str) -> tuple[str, str] | None:
@@ -250,7 +233,7 @@ def to_anthropic_messages(
     for message in messages:
         role = message.get("role")
         if role in ("system", "developer"):
-            text = _text_of(message.get("content"))
+            text = content_text(message.get("content"), sep="\n\n")
             if text:
                 system.append(text)
             continue

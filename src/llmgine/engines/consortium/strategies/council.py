@@ -16,7 +16,6 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from llmgine.engines.consortium.events import ConsortiumMemberEvent
 from llmgine.engines.consortium.members import Member
 from llmgine.engines.consortium.run import (
     BudgetExceeded,
@@ -244,7 +243,7 @@ class CouncilStrategy(Strategy):
         self, run: ConsortiumRun, member: Member, messages: Messages, stage: str
     ) -> tuple[CouncilReview | None, str | None]:
         """The structured review, or None and an error when a text answer would fail too."""
-        await _member_event(run, member, stage, "started")
+        await run.member_event(member, stage, "started")
         started = time.monotonic()
         try:
             async with asyncio.timeout(run.member_timeout):
@@ -259,7 +258,7 @@ class CouncilStrategy(Strategy):
         except Exception as exc:  # a text answer may still work, unless the model is unreachable
             error = f"{type(exc).__name__}: {exc}"
             answer = MemberAnswer(member, stage, error=error, duration_s=time.monotonic() - started)
-            await _member_event(run, member, stage, "failed", answer)
+            await run.member_event(member, stage, "failed", answer)
             unreachable = isinstance(exc, TimeoutError | ConfigurationError) or (
                 isinstance(exc, ProviderError) and not isinstance(exc, StructuredOutputError)
             )
@@ -267,7 +266,7 @@ class CouncilStrategy(Strategy):
         content = f"{value.status}: {value.text}"
         answer = MemberAnswer(member, stage, content, duration_s=time.monotonic() - started)
         run.answers.append(answer)
-        await _member_event(run, member, stage, "answered", answer)
+        await run.member_event(member, stage, "answered", answer)
         return value, None
 
     async def _follow_up(
@@ -397,22 +396,3 @@ async def _all(*calls: Awaitable[T]) -> list[T]:
         if isinstance(result, BaseException):
             raise result
     return list(results)  # type: ignore[arg-type]
-
-
-async def _member_event(
-    run: ConsortiumRun, member: Member, stage: str, state: str, answer: MemberAnswer | None = None
-) -> None:
-    """Publish a member event for a call :meth:`ConsortiumRun.ask_members` did not make."""
-    await run.engine.bus.publish(
-        ConsortiumMemberEvent(
-            engine_id=run.engine.engine_id,
-            session_id=run.engine.session_id,
-            label=member.label,
-            model=member.model_string,
-            stage=stage,
-            state=state,
-            content=answer.content if answer else None,
-            error=answer.error if answer else None,
-            duration_s=answer.duration_s if answer else 0.0,
-        )
-    )

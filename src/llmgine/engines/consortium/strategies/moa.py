@@ -26,7 +26,6 @@ from llmgine.engines.consortium.run import (
 from llmgine.engines.consortium.strategies.base import Strategy
 from llmgine.engines.consortium.strategies.moa_view import (
     advisory_view,
-    text_of,
     truncate_middle,
 )
 from llmgine.engines.messages import FINISHED
@@ -34,7 +33,7 @@ from llmgine.engines.tool_chat_engine import ToolChatEngine
 from llmgine.errors import EngineError
 from llmgine.llm.models.interface import Model
 from llmgine.llm.models.registry import get_model
-from llmgine.llm.response import LLMResponse
+from llmgine.llm.response import LLMResponse, content_text
 
 __all__ = ["MoaStrategy", "advisory_view", "truncate_middle"]
 
@@ -387,5 +386,5 @@ class _ActingAggregator(ToolChatEngine):
             return messages
         prompt = messages[last_user]
         note = f"\n\nAdvice of the assistants on the tool results so far:\n\n{self._advice}"
-        messages[last_user] = {**prompt, "content": text_of(prompt.get("content")) + note}
+        messages[last_user] = {**prompt, "content": content_text(prompt.get("content")) + note}
         return messages

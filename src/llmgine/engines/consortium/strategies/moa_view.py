@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["advisory_view", "text_of", "truncate_middle"]
+from llmgine.llm.response import content_text
+
+__all__ = ["advisory_view", "truncate_middle"]
 
 Messages = list[dict[str, Any]]
 
@@ -44,17 +46,10 @@ def truncate_middle(text: str, limit: int) -> str:
     return text[:head] + marker + text[len(text) - keep // 2 :]
 
 
-def text_of(content: Any) -> str:
-    """The text of a message's content (a string, or OpenAI content parts)."""
-    if isinstance(content, list):  # content parts
-        return " ".join(p if isinstance(p, str) else str(p.get("text", "")) for p in content)
-    return "" if content is None else str(content)
-
-
 def _call_line(call: Any) -> str:
     function = call.get("function", call) if isinstance(call, dict) else {}
     name = function.get("name") or "tool"
-    arguments = text_of(function.get("arguments"))
+    arguments = content_text(function.get("arguments"))
     return f"[called tool: {name}({arguments})]"
 
 
@@ -73,7 +68,7 @@ def advisory_view(messages: Sequence[dict[str, Any]], limit: int) -> Messages:
     """
     view: Messages = []
     for message in messages:
-        role, text = message.get("role"), text_of(message.get("content"))
+        role, text = message.get("role"), content_text(message.get("content"))
         if role == "user":
             view.append({"role": "user", "content": text})
         elif role == "assistant":
