@@ -86,19 +86,10 @@ class AnthropicProvider(SDKProvider):
         extra_body: Extra JSON fields on every request.
     """
 
-    def __init__(
-        self,
-        name: str,
-        api_key: str,
-        base_url: str | None = None,
-        *,
-        default_headers: dict[str, str] | None = None,
-        extra_body: dict[str, Any] | None = None,
-    ) -> None:
-        client = anthropic.AsyncAnthropic(
-            api_key=api_key, base_url=base_url, max_retries=0, default_headers=default_headers
-        )
-        super().__init__(name, client, extra_body)
+    @staticmethod
+    def client_class() -> Any:
+        """``anthropic.AsyncAnthropic``."""
+        return anthropic.AsyncAnthropic
 
     def _params(self, request: LLMRequest, *, for_structured: bool = False) -> dict[str, Any]:
         """``messages.create`` keyword arguments for ``request``.

@@ -72,18 +72,39 @@ class Provider(ABC):
 
 
 class SDKProvider(Provider):
-    """A provider on an official SDK client (whose own retries are turned off).
+    """A provider on an official SDK client, whose own retries are turned off.
+
+    Subclasses name the SDK's async client class in :meth:`client_class`.
 
     Args:
         name: Provider name.
-        client: The SDK's async client (``max_retries=0``: retries are the model's job).
+        api_key: The key.
+        base_url: API base URL; None lets the SDK decide (it reads its own
+            ``*_BASE_URL`` variable).
+        default_headers: Extra headers on every request.
         extra_body: Extra JSON fields on every request.
     """
 
-    def __init__(self, name: str, client: Any, extra_body: dict[str, Any] | None = None) -> None:
+    @staticmethod
+    @abstractmethod
+    def client_class() -> Any:
+        """The SDK's async client class (``openai.AsyncOpenAI``...)."""
+
+    def __init__(
+        self,
+        name: str,
+        api_key: str,
+        base_url: str | None = None,
+        *,
+        default_headers: dict[str, str] | None = None,
+        extra_body: dict[str, Any] | None = None,
+    ) -> None:
         self.name = name
-        self.client = client
-        self.base_url = str(client.base_url)
+        # max_retries=0: retries are the model's job (events per attempt, one policy).
+        self.client = self.client_class()(
+            api_key=api_key, base_url=base_url, max_retries=0, default_headers=default_headers
+        )
+        self.base_url = str(self.client.base_url)
         self.extra_body = dict(extra_body or {})
         self._instructor: Any = None
 

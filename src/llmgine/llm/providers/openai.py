@@ -94,19 +94,10 @@ class OpenAIProvider(SDKProvider):
             ``provider`` routing, for instance).
     """
 
-    def __init__(
-        self,
-        name: str,
-        api_key: str,
-        base_url: str | None = None,
-        *,
-        default_headers: dict[str, str] | None = None,
-        extra_body: dict[str, Any] | None = None,
-    ) -> None:
-        client = openai.AsyncOpenAI(
-            api_key=api_key, base_url=base_url, max_retries=0, default_headers=default_headers
-        )
-        super().__init__(name, client, extra_body)
+    @staticmethod
+    def client_class() -> Any:
+        """``openai.AsyncOpenAI``."""
+        return openai.AsyncOpenAI
 
     def _params(self, request: LLMRequest) -> dict[str, Any]:
         params: dict[str, Any] = {"model": request.model, "messages": request.messages}
