@@ -5,6 +5,7 @@ import importlib
 import pytest
 
 import llmgine
+import llmgine.ui.cli
 
 PUBLIC_MODULES = [
     "llmgine",
@@ -113,3 +114,29 @@ def test_tool_decorator_is_exported_in_both_places() -> None:
 
     assert llmgine.tool is llmgine.llm.tools.tool
     assert callable(llmgine.tool)
+
+
+def test_seed_import_paths_of_the_llm_layer() -> None:
+    from llmgine.engines import Engine, ToolChatEngine
+    from llmgine.llm.context import ChatHistoryUpdatedEvent
+    from llmgine.llm.context.context_events import ChatHistoryUpdatedEvent as SeedUpdated
+    from llmgine.llm.context.memory import SimpleChatHistory  # noqa: F401
+    from llmgine.llm.engine.engine import Engine as SeedEngine
+    from llmgine.llm.events import LLMCallEvent
+    from llmgine.llm.models import Claude35Haiku, Gpt41Mini
+    from llmgine.llm.models.anthropic_models import Claude35Haiku as SeedClaude
+    from llmgine.llm.models.openai_models import Gpt41Mini as SeedGpt
+    from llmgine.llm.providers import Providers
+    from llmgine.llm.providers.events import LLMCallEvent as SeedCall
+    from llmgine.llm.providers.providers import Providers as SeedProviders
+    from llmgine.llm.tools import ToolManager, ToolRegisterEvent
+    from llmgine.llm.tools.tool_events import ToolRegisterEvent as SeedRegister
+    from llmgine.llm.tools.tool_manager import ToolManager as SeedManager
+    from llmgine.ui.cli.cli import EngineCLI
+    from llmgine.ui.cli.components import EngineResultComponent, ToolComponent  # noqa: F401
+
+    assert SeedEngine is Engine and SeedUpdated is ChatHistoryUpdatedEvent
+    assert SeedClaude is Claude35Haiku and SeedGpt is Gpt41Mini
+    assert SeedCall is LLMCallEvent and SeedProviders is Providers
+    assert SeedRegister is ToolRegisterEvent and SeedManager is ToolManager
+    assert issubclass(ToolChatEngine, Engine) and EngineCLI is llmgine.ui.cli.EngineCLI
