@@ -353,3 +353,17 @@ async def test_through_the_consortium_engine(bus: MessageBus) -> None:
     second = await engine.execute("second question")
     assert second.result == "synthesis 2"
     assert "synthesis 1" in "\n".join(str(m["content"]) for m in alpha.conversations[2])
+
+
+async def test_an_aggregator_that_wraps_the_engine_is_refused(bus: MessageBus) -> None:
+    from llmgine.engines.consortium import ConsortiumEngine
+
+    wrapper = FunctionModel(lambda m, i: "never asked")
+    engine = ConsortiumEngine(
+        [FunctionModel(lambda m, i: "a"), FunctionModel(lambda m, i: "b")],
+        strategy=MoaStrategy(aggregator=wrapper),
+    )
+    wrapper.engine = engine  # type: ignore[attr-defined]
+    result = await engine.execute("x")
+    assert not result.success
+    assert "cannot contain itself" in (result.error or "")

@@ -69,6 +69,7 @@ _LINKS = (
     "members",
     "arbiter",
     "backup_arbiter",
+    "aggregator",
 )
 
 
@@ -252,6 +253,7 @@ class ConsortiumEngine(Engine):
             roles.append(
                 (f"backup arbiter {self.backup_arbiter.model_string}", self.backup_arbiter)
             )
+        roles.append((f"{self.strategy.name} strategy's own model", self.strategy))
         for role, model in roles:
             if _reaches(model, self, set()):
                 return (
