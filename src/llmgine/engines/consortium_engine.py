@@ -30,7 +30,6 @@ from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.text import Text
 
-from llmgine.bootstrap import ApplicationBootstrap, ApplicationConfig
 from llmgine.engines.consortium import (
     ConsortiumCombineEvent,
     ConsortiumEngine,
@@ -42,6 +41,7 @@ from llmgine.engines.consortium import (
 )
 from llmgine.engines.consortium.engine import STRATEGIES, strategy_class
 from llmgine.engines.defaults import DEFAULT_MODELS
+from llmgine.engines.launcher import cli_application
 from llmgine.errors import LLMgineError
 from llmgine.llm.models.interface import Model
 from llmgine.llm.models.registry import get_model, known_providers
@@ -326,14 +326,7 @@ async def run(args: argparse.Namespace, prompt: str | None) -> int:
     except (LLMgineError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    app = ApplicationBootstrap(
-        ApplicationConfig(
-            name="ConsortiumEngine",
-            enable_console_handler=False,
-            file_handler_log_dir=args.log_dir,
-            log_level="error",
-        )
-    )
+    app = cli_application("ConsortiumEngine", args.log_dir)
     await app.bootstrap()
     try:
         if prompt is not None:

@@ -20,7 +20,23 @@ from llmgine.engines.messages import EngineTextDeltaEvent
 from llmgine.errors import LLMgineError
 from llmgine.llm.models.registry import get_model, known_providers
 
-__all__ = ["build_parser", "main", "run"]
+__all__ = ["build_parser", "cli_application", "main", "run"]
+
+
+def cli_application(name: str, log_dir: str) -> ApplicationBootstrap[ApplicationConfig]:
+    """The bus set-up of an engine command line: a JSONL log, no console lines.
+
+    Console event lines would interleave with the UI, so only the file is
+    written; LLMgine's own log records show from ERROR up.
+    """
+    return ApplicationBootstrap(
+        ApplicationConfig(
+            name=name,
+            enable_console_handler=False,
+            file_handler_log_dir=log_dir,
+            log_level="error",
+        )
+    )
 
 
 def build_parser(prog: str, description: str, with_tools: bool) -> argparse.ArgumentParser:
@@ -68,14 +84,7 @@ async def run(engine_type: type[Engine], args: argparse.Namespace, prompt: str |
     notice = None
     if model is None:
         model, notice = default_model()
-    app = ApplicationBootstrap(
-        ApplicationConfig(
-            name=engine_type.__name__,
-            enable_console_handler=False,
-            file_handler_log_dir=args.log_dir,
-            log_level="error",
-        )
-    )
+    app = cli_application(engine_type.__name__, args.log_dir)
     await app.bootstrap()
     try:
         engine = engine_type(model=model, **_engine_kwargs(engine_type, args))  # type: ignore[call-arg]

@@ -210,8 +210,8 @@ class Model(ABC):
             provider_kwargs,
         )
         if response_model is not None:
-            value, _ = await self._attempts(
-                request, lambda: self._structured(request, response_model, max_validation_retries)
+            value, _ = await self._structured_attempts(
+                request, response_model, max_validation_retries
             )
             return value
         _, response = await self._attempts(request, lambda: self._paired(request))
@@ -235,6 +235,11 @@ class Model(ABC):
             kwargs.pop("response_format", None),
             kwargs,
         )
+        return await self._structured_attempts(request, response_model, max_validation_retries)
+
+    async def _structured_attempts(
+        self, request: LLMRequest, response_model: type[T], max_validation_retries: int
+    ) -> tuple[T, LLMResponse]:
         return await self._attempts(
             request, lambda: self._structured(request, response_model, max_validation_retries)
         )
