@@ -540,14 +540,6 @@ async def test_anthropic_base_url_environment_variable_is_honoured(
     assert model.base_url.rstrip("/") == fake_server.url
 
 
-async def test_deprecated_models_get_the_sdks_deprecation_warning(
-    fake_server: FakeProviderServer,
-) -> None:
-    fake_server.add(json_reply(message()))
-    with pytest.warns(DeprecationWarning, match="claude-3-5-haiku-latest"):
-        await model_for(fake_server, name="claude-3-5-haiku-latest").generate("Hi")
-
-
 # -- structured output --------------------------------------------------------------
 
 
