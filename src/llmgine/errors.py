@@ -141,9 +141,22 @@ class ProviderError(LLMgineError):
         self.status = status
         self.retry_after = retry_after
         self.detail = message
+        self.attempts: int | None = None
         where = f"{provider}:{model}"
         code = f" (HTTP {status})" if status is not None else ""
         super().__init__(f"{where}{code}: {message}")
+
+    def note_attempts(self, attempts: int, waited_s: float, hint: str | None = None) -> None:
+        """Say in the message how many attempts were made, over how long, and what to try.
+
+        Called once by the model that gave up on the call.
+        """
+        if self.attempts is not None:
+            return
+        self.attempts = attempts
+        tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
+        text = f"{self.args[0]} (gave up after {tries} in {waited_s:.1f} s)"
+        self.args = (f"{text}; {hint}" if hint else text,)
 
 
 class ProviderAuthError(ProviderError):

@@ -364,3 +364,16 @@ def test_writer_thread_ends_with_its_handler(tmp_path: Path) -> None:
     assert not thread.is_alive()
     assert thread not in threading.enumerate()
     assert len(read_lines(tmp_path / "dropped.jsonl")) == 1
+
+
+def test_ensure_log_dir_creates_it_or_names_it_in_the_error(tmp_path: Path) -> None:
+    from llmgine.errors import ConfigurationError
+    from llmgine.observability.file import ensure_log_dir
+
+    assert ensure_log_dir(tmp_path / "a" / "b") == tmp_path / "a" / "b"
+    assert (tmp_path / "a" / "b").is_dir() and not list((tmp_path / "a" / "b").iterdir())
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigurationError) as info:
+        ensure_log_dir(tmp_path / "file" / "logs")
+    assert str(tmp_path / "file" / "logs") in str(info.value)
+    assert "--log-dir" in str(info.value)

@@ -65,9 +65,10 @@ def test_word_count_engine_reads_stdin_and_reports_failures(tmp_path: Path) -> N
     assert piped.stdout.startswith(OFFLINE_REPLY)
     assert "[words: 2, sentences: 1, summary: 24]" in piped.stdout
 
+    # The command line refuses an empty prompt before the engine sees it.
     empty = run([engine, "--model", "test", "--prompt", "  ", *logs], tmp_path)
-    assert empty.returncode == 1
-    assert empty.stderr.strip() == "error: nothing to count: the text is empty"
+    assert empty.returncode == 2
+    assert empty.stderr == "error: no prompt given\n"
 
     keyless = run([engine, "--model", "openai:gpt-4.1-mini", "--prompt", TEXT, *logs], tmp_path)
     assert keyless.returncode == 1
@@ -92,6 +93,8 @@ async def main():
     assert result.success and "".join(streamed) == result.result, (streamed, result)
     assert "at most 5 words" in model.requests[0].messages[0]["content"]
     print(result.metadata["words"], result.metadata["usage"]["total_tokens"] > 0)
+    empty = await engine.execute("   ")
+    assert not empty.success and empty.error == "nothing to count: the text is empty", empty
     print(await use_word_count_engine("one two three", model="test"))
 
 asyncio.run(main())

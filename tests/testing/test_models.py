@@ -631,4 +631,5 @@ async def test_structured_output_gives_up_after_the_validation_retries() -> None
 
 def test_test_model_is_not_collected_by_pytest() -> None:
     assert TestModel.__test__ is False
-    assert repr(TestModel()) == "TestModel('test:test')"
+    assert repr(TestModel()) == "TestModel('test')"
+    assert repr(TestModel(name="fast")) == "TestModel('test:fast')"

@@ -30,6 +30,7 @@ from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.text import Text
 
+from llmgine._version import __version__
 from llmgine.engines.consortium import (
     ConsortiumCombineEvent,
     ConsortiumEngine,
@@ -41,7 +42,13 @@ from llmgine.engines.consortium import (
 )
 from llmgine.engines.consortium.engine import STRATEGIES, strategy_class
 from llmgine.engines.defaults import DEFAULT_MODELS
-from llmgine.engines.launcher import cli_application
+from llmgine.engines.launcher import (
+    UsageError,
+    cli_application,
+    import_in_background,
+    missing_key_warning,
+    read_prompt,
+)
 from llmgine.errors import LLMgineError
 from llmgine.llm.models.interface import Model
 from llmgine.llm.models.registry import get_model, known_providers
@@ -56,8 +63,11 @@ __all__ = [
     "ConsortiumCombineComponent",
     "ConsortiumIterationComponent",
     "ConsortiumMemberComponent",
+    "add_arguments",
+    "build_parser",
     "consortium_cli",
     "main",
+    "run_command",
     "offline_consortium",
     "use_consortium_engine",
 ]
@@ -227,14 +237,27 @@ class ConsortiumCombineComponent(CLIComponent):
 # -- command line ------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The consortium's command-line options."""
+DESCRIPTION = (
+    "Consortium engine: several models answer in parallel; a strategy (arbiter, "
+    "mixture-of-agents, council) combines their answers."
+)
+
+
+def build_parser(
+    prog: str = "python -m llmgine.engines.consortium_engine",
+) -> argparse.ArgumentParser:
+    """The consortium's command line."""
     parser = argparse.ArgumentParser(
-        prog="python -m llmgine.engines.consortium_engine",
-        description="Consortium engine: several models answer in parallel; a strategy "
-        "(arbiter, mixture-of-agents, council) combines their answers.",
+        prog=prog,
+        description=DESCRIPTION,
         epilog="known providers: " + ", ".join(known_providers()),
     )
+    add_arguments(parser)
+    return parser
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the consortium's options to ``parser``."""
     add = parser.add_argument
     add(
         "--member",
@@ -266,7 +289,13 @@ def build_parser() -> argparse.ArgumentParser:
     add("--member-timeout", type=float, default=120, help="seconds per member call (default: 120)")
     add("--member-retries", type=int, default=1, help="extra tries per member (default: 1)")
     add("--seed", type=int, help="seed of the anonymising shuffle")
-    return parser
+    add(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="seconds each model call may take before it is retried or fails (default: 120)",
+    )
+    add("--version", action="version", version=f"llmgine {__version__}")
 
 
 def _strategy_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -323,18 +352,41 @@ async def run(args: argparse.Namespace, prompt: str | None) -> int:
             seed=args.seed,
             **_strategy_options(args),
         )
+        app = cli_application("ConsortiumEngine", args.log_dir)
     except (LLMgineError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    app = cli_application("ConsortiumEngine", args.log_dir)
+    models = [member.model for member in engine.members] + [engine.arbiter]
+    if engine.backup_arbiter is not None:
+        models.append(engine.backup_arbiter)
+    warnings = _key_warnings(models, args.timeout)
     await app.bootstrap()
     try:
         if prompt is not None:
+            for line in warnings:
+                print(line, file=sys.stderr)
             return await _answer_once(engine, prompt, notice)
-        await consortium_cli(engine, notice).main()
+        for model in models:
+            import_in_background(model)
+        cli = consortium_cli(engine, notice)
+        for line in warnings:
+            cli.notice(line)
+        await cli.main()
         return 0
     finally:
         await app.shutdown()
+
+
+def _key_warnings(models: list[Model], timeout: float | None) -> list[str]:
+    """One warning per distinct model whose key is missing (and apply ``--timeout``)."""
+    warnings: dict[str, None] = {}
+    for model in models:
+        if timeout is not None:
+            model.timeout = timeout
+        warning = missing_key_warning(model)
+        if warning:
+            warnings[warning] = None
+    return list(warnings)
 
 
 async def _answer_once(engine: ConsortiumEngine, prompt: str, notice: str | None) -> int:
@@ -383,17 +435,23 @@ def consortium_cli(engine: ConsortiumEngine, notice: str | None = None, **cli_op
     return cli
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Parse the command line and run the consortium (exits with its code)."""
-    args = build_parser().parse_args(argv)
-    prompt = args.prompt
-    if prompt is None and not sys.stdin.isatty():
-        prompt = sys.stdin.read().strip() or None
+def run_command(args: argparse.Namespace) -> int:
+    """Run the consortium for parsed ``args``; the exit code (130 after Ctrl-C)."""
     try:
-        code = asyncio.run(run(args, prompt))
+        prompt = read_prompt(args)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(run(args, prompt))
     except KeyboardInterrupt:
-        code = 130
-    sys.exit(code)
+        return 130
+
+
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
+    """Parse the command line and run the consortium (exits with its code)."""
+    parser = build_parser(prog) if prog else build_parser()
+    sys.exit(run_command(parser.parse_args(argv)))
 
 
 if __name__ == "__main__":

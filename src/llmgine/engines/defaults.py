@@ -1,4 +1,4 @@
-"""Which model to use when none is given: the first provider with a key, else offline."""
+"""Which model to use when none is given: the first provider with a key, else the demo model."""
 
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ DEFAULT_MODELS: tuple[tuple[str, str], ...] = (
 )
 
 OFFLINE_NOTICE = (
-    "No API key found: using the offline TestModel. Set OPENAI_API_KEY (or another "
-    "provider's key, in the environment or a .env file) or pick a model with --model."
+    "No API key found: using the offline demo model (its answers are labelled [offline "
+    "demo]). Set OPENAI_API_KEY (or another provider's key, in the environment or a .env "
+    "file) or pick a model with --model."
 )
 
 
@@ -32,4 +33,4 @@ def default_model() -> tuple[Model, str | None]:
     for variable, name in DEFAULT_MODELS:
         if os.environ.get(variable):
             return get_model(name), None
-    return get_model("test"), OFFLINE_NOTICE
+    return get_model("demo"), OFFLINE_NOTICE

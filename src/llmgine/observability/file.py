@@ -6,6 +6,7 @@ import asyncio
 import atexit
 import logging
 import os
+import tempfile
 import threading
 import weakref
 from datetime import datetime
@@ -15,10 +16,11 @@ from typing import Any
 
 import orjson
 
+from llmgine.errors import ConfigurationError
 from llmgine.messages.events import Event
 from llmgine.observability.base import ObservabilityEventHandler, dumps_json
 
-__all__ = ["FileEventHandler"]
+__all__ = ["FileEventHandler", "ensure_log_dir"]
 
 logger = logging.getLogger("llmgine.observability")
 
@@ -134,6 +136,30 @@ class _Writer:
             return
         self._failed = False
         self._unwritten = b""
+
+
+def ensure_log_dir(log_dir: str | os.PathLike[str]) -> Path:
+    """Create ``log_dir`` if needed and check that files can be written in it.
+
+    The handler itself never fails on a bad directory (it keeps events in
+    memory and retries); a command line calls this first to fail at once.
+
+    Raises:
+        ConfigurationError: the directory cannot be created or written (it names the path).
+    """
+    path = Path(log_dir)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".llmgine-write-check-", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigurationError(
+            f"cannot write the event log in {str(path)!r}: {reason}; choose a writable "
+            "directory with --log-dir"
+        ) from exc
+    return path
 
 
 class FileEventHandler(ObservabilityEventHandler):

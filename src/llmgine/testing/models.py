@@ -15,7 +15,6 @@ from word counts) and, optionally, simulated latency::
 
     from llmgine.testing import ScriptedModel
     from llmgine.llm.tools.tool_call import ToolCall
-from llmgine.testing.schema_values import sample_value
 
     model = ScriptedModel([
         ToolCall("call_1", "get_weather", '{"city": "Perth"}'),
@@ -27,29 +26,32 @@ from llmgine.testing.schema_values import sample_value
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import inspect
 import json
-import re
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
-from llmgine.errors import LLMgineError, ProviderTimeoutError, StructuredOutputError
+from llmgine.errors import LLMgineError, StructuredOutputError
 from llmgine.llm.models.interface import Model
+from llmgine.llm.models.offline import (
+    OfflineModel,
+    chosen_tool_name,
+    current_turn,
+    preview,
+)
+from llmgine.llm.models.schema_values import sample_value
 from llmgine.llm.providers.interface import LLMRequest
 from llmgine.llm.response import (
     LLMResponse,
     StreamChunk,
     TextDelta,
     ToolCallDelta,
-    Usage,
     content_text,
 )
 from llmgine.llm.retry import RetryPolicy
 from llmgine.llm.tools.tool_call import ToolCall
-from llmgine.testing.schema_values import sample_value
 
 __all__ = [
     "CallInfo",
@@ -79,44 +81,6 @@ class UnusedRepliesError(LLMgineError, AssertionError):
 # -- helpers -------------------------------------------------------------------
 
 
-def _count_words(text: str) -> int:
-    return len(text.split())
-
-
-def _message_words(message: dict[str, Any]) -> int:
-    words = _count_words(content_text(message.get("content")))
-    for call in message.get("tool_calls") or []:
-        function = call.get("function", call) if isinstance(call, dict) else {}
-        words += _count_words(str(function.get("name", "")))
-        words += _count_words(str(function.get("arguments", "")))
-    return words
-
-
-def _estimate_usage(
-    messages: Sequence[dict[str, Any]], content: str | None, tool_calls: Sequence[ToolCall]
-) -> Usage:
-    """Rough, deterministic token counts: words, plus one per message and per tool call."""
-    prompt = sum(1 + _message_words(message) for message in messages)
-    completion = _count_words(content or "")
-    completion += sum(1 + _count_words(call.arguments) for call in tool_calls)
-    return Usage(prompt_tokens=prompt, completion_tokens=completion)
-
-
-_PIECES = re.compile(r"\S+\s*|\s+")
-
-
-def _text_pieces(text: str) -> list[str]:
-    """``text`` cut into words (each with its trailing whitespace); they join back to it."""
-    return _PIECES.findall(text)
-
-
-def _copy_call(call: ToolCall) -> ToolCall:
-    arguments: Any = call.arguments
-    if not isinstance(arguments, str):  # a dict given by hand: serialise it
-        arguments = json.dumps(arguments, ensure_ascii=False)
-    return dataclasses.replace(call, arguments=arguments)
-
-
 def _snapshot(request: LLMRequest) -> LLMRequest:
     """A copy of ``request`` that later changes to the request do not affect."""
     return dataclasses.replace(
@@ -125,11 +89,6 @@ def _snapshot(request: LLMRequest) -> LLMRequest:
         tools=list(request.tools) if request.tools is not None else None,
         extra=dict(request.extra),
     )
-
-
-def _preview(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 async def _resolve(value: Any) -> Any:
@@ -152,125 +111,10 @@ async def _iterate(pieces: Any) -> AsyncIterator[Any]:
         )
 
 
-# -- the shared base ----------------------------------------------------------
-
-
-class _OfflineModel(Model):
-    """What the offline models share: latency, usage, reply coercion, word streaming."""
-
-    def __init__(
-        self,
-        *,
-        name: str,
-        latency: float,
-        retry: RetryPolicy | None,
-        timeout: float | None,
-    ) -> None:
-        super().__init__(retry=retry, timeout=timeout)
-        if latency < 0:
-            raise ValueError(f"latency must be >= 0 seconds, got {latency}")
-        self.name = name
-        self.latency = latency
-
-    def price(self, usage: Usage) -> float | None:
-        """Offline models are free: always 0.0 USD."""
-        return 0.0
-
-    async def _wait(self, request: LLMRequest) -> None:
-        """Sleep ``latency`` seconds; past ``request.timeout``, fail as a timeout would."""
-        if self.latency <= 0:
-            return
-        timeout = request.timeout
-        if timeout is not None and self.latency > timeout:
-            await asyncio.sleep(timeout)
-            raise ProviderTimeoutError(
-                f"no answer within {timeout:g}s (simulated latency {self.latency:g}s)",
-                provider=self.provider,
-                model=self.name,
-            )
-        await asyncio.sleep(self.latency)
-
-    def _response(
-        self,
-        request: LLMRequest,
-        *,
-        content: str | None = None,
-        tool_calls: Sequence[ToolCall] = (),
-    ) -> LLMResponse:
-        calls = list(tool_calls)
-        return LLMResponse(
-            content=content,
-            tool_calls=calls,
-            finish_reason="tool_calls" if calls else "stop",
-            usage=_estimate_usage(request.messages, content, calls),
-            model=self.name,
-            provider=self.provider,
-        )
-
-    def _coerce(self, value: Any, request: LLMRequest, source: str) -> LLMResponse:
-        """Turn what a function or script gave into an :class:`LLMResponse`."""
-        if isinstance(value, LLMResponse):
-            response = dataclasses.replace(
-                value,
-                tool_calls=[_copy_call(call) for call in value.tool_calls],
-                usage=dataclasses.replace(value.usage),
-            )
-            if response.usage == Usage():
-                response.usage = _estimate_usage(
-                    request.messages, response.content, response.tool_calls
-                )
-            if response.finish_reason is None:
-                response.finish_reason = "tool_calls" if response.tool_calls else "stop"
-            response.model = response.model or self.name
-            response.provider = response.provider or self.provider
-            return response
-        if isinstance(value, str):
-            return self._response(request, content=value)
-        if isinstance(value, ToolCall):
-            return self._response(request, tool_calls=[_copy_call(value)])
-        if (
-            isinstance(value, list | tuple)
-            and value
-            and all(isinstance(call, ToolCall) for call in value)
-        ):
-            return self._response(request, tool_calls=[_copy_call(call) for call in value])
-        raise TypeError(
-            f"{source} gave {_preview(value)} ({type(value).__name__}); expected an "
-            "LLMResponse, a str, a ToolCall or a non-empty list of ToolCalls"
-        )
-
-    async def _stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
-        """The answer word by word, then each tool call in one piece, then the response."""
-        response = await self._complete(request)
-        for piece in _text_pieces(response.content or ""):
-            yield TextDelta(piece)
-        for index, call in enumerate(response.tool_calls):
-            yield ToolCallDelta(index, id=call.id, name=call.name, arguments=call.arguments)
-        yield response
-
-
 # -- TestModel ---------------------------------------------------------------------
 
 
-def _current_turn(messages: Sequence[dict[str, Any]]) -> Sequence[dict[str, Any]]:
-    """The messages after the last user message (all of them if there is none)."""
-    for position in range(len(messages) - 1, -1, -1):
-        if messages[position].get("role") == "user":
-            return messages[position + 1 :]
-    return messages
-
-
-def _chosen_tool_name(tool_choice: Any) -> str | None:
-    if isinstance(tool_choice, dict):
-        function = tool_choice.get("function")
-        if isinstance(function, dict) and function.get("name"):
-            return str(function["name"])
-        if tool_choice.get("name"):
-            return str(tool_choice["name"])
-    return None
-
-
-class TestModel(_OfflineModel):
+class TestModel(OfflineModel):
     """A deterministic offline model that exercises tools and structured output.
 
     * Offered tools (and no tool results yet since the last user message), it
@@ -342,7 +186,7 @@ class TestModel(_OfflineModel):
         tools = [tool.get("function", tool) for tool in request.tools or []]
         if request.tool_choice == "none":
             return []
-        forced = _chosen_tool_name(request.tool_choice)
+        forced = chosen_tool_name(request.tool_choice)
         if forced is not None:
             return [tool for tool in tools if tool.get("name") == forced]
         if self.call_tools is True:
@@ -394,7 +238,7 @@ class TestModel(_OfflineModel):
     async def _complete(self, request: LLMRequest) -> LLMResponse:
         await self._wait(request)
         messages = request.messages
-        turn = _current_turn(messages)
+        turn = current_turn(messages)
         results = [message for message in turn if message.get("role") == "tool"]
         tools = self._tools_to_call(request)
         if tools and not results:
@@ -469,7 +313,7 @@ class CallInfo:
 ReplyFunction = Callable[[list[dict[str, Any]], CallInfo], Any]
 
 
-class FunctionModel(_OfflineModel):
+class FunctionModel(OfflineModel):
     """A model whose answers your function computes: full control in tests.
 
     ``fn(messages, info)`` gets the conversation (OpenAI format) and a
@@ -588,7 +432,7 @@ class FunctionModel(_OfflineModel):
                 call["arguments"] = call.get("arguments", "") + piece.arguments
             else:
                 raise TypeError(
-                    f"FunctionModel's stream_fn gave {_preview(piece)} "
+                    f"FunctionModel's stream_fn gave {preview(piece)} "
                     f"({type(piece).__name__}); expected str, TextDelta or ToolCallDelta"
                 )
             yield piece
@@ -602,7 +446,7 @@ class FunctionModel(_OfflineModel):
 # -- ScriptedModel --------------------------------------------------------------
 
 
-class ScriptedModel(_OfflineModel):
+class ScriptedModel(OfflineModel):
     """A model that plays back scripted replies in order, and records what it was asked.
 
     Each reply is used by one call (one ``generate``, one ``stream``, or one
@@ -666,7 +510,7 @@ class ScriptedModel(_OfflineModel):
         if calls and all(isinstance(call, ToolCall) for call in reply):
             return
         raise TypeError(
-            f"reply {number} is {_preview(reply)} ({type(reply).__name__}); expected a str, "
+            f"reply {number} is {preview(reply)} ({type(reply).__name__}); expected a str, "
             "a ToolCall, a non-empty list of ToolCalls, an LLMResponse, an exception "
             "instance or a callable"
         )
@@ -687,7 +531,7 @@ class ScriptedModel(_OfflineModel):
             raise UnusedRepliesError(
                 f"{self!r}: {self.remaining} of {len(self._replies)} scripted {noun} not "
                 f"used (the model was called {len(self.requests)} times); next unused: "
-                f"{_preview(self._replies[self._used])}"
+                f"{preview(self._replies[self._used])}"
             )
 
     async def _complete(self, request: LLMRequest) -> LLMResponse:
@@ -697,7 +541,7 @@ class ScriptedModel(_OfflineModel):
             raise ScriptExhaustedError(
                 f"{self!r} ran out of replies: call {len(self.requests)} has no reply (the "
                 f"script has {len(self._replies)}). Last message: "
-                f"{_preview(content_text(last.get('content')))}"
+                f"{preview(content_text(last.get('content')))}"
             )
         number = self._used + 1
         reply = self._replies[self._used]

@@ -5,7 +5,10 @@
 * ``fresh_bus`` - the same, reset but not started.
 * ``fake_bus`` - a new :class:`~llmgine.testing.FakeMessageBus`.
 
-``bus`` and ``fresh_bus`` need pytest-asyncio.
+``bus`` and ``fresh_bus`` need pytest-asyncio (the ``testing`` extra). With it
+installed, ``async def`` tests run without any configuration: the plugin marks
+them ``@pytest.mark.asyncio`` unless they carry another async framework's
+marker (``anyio``, ``trio``), so ``asyncio_mode`` need not be set.
 
 Real model calls are blocked for the whole run, so a test can never spend
 money or hang on the internet: a provider model aimed at anything but this
@@ -16,9 +19,11 @@ to let it through.
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,6 +42,27 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "allow_model_requests: let this test call real model APIs")
     if os.environ.get("LLMGINE_ALLOW_MODEL_REQUESTS", "").lower() not in {"1", "true", "yes"}:
         guard.allow_model_requests(False)
+
+
+#: Markers of async test runners other than pytest-asyncio: their tests are left alone.
+_OTHER_ASYNC_MARKERS = frozenset({"anyio", "trio"})
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: Any) -> None:
+    """Mark ``async def`` tests for pytest-asyncio, so they run in its strict mode too.
+
+    Runs before the items are made (pytest-asyncio decides from the marks it
+    finds then); returns None so pytest goes on collecting as usual.
+    """
+    if pytest_asyncio is None or not inspect.iscoroutinefunction(obj):
+        return
+    is_test = getattr(collector, "funcnamefilter", None)
+    if is_test is None or not is_test(name):
+        return
+    marks = {mark.name for mark in getattr(obj, "pytestmark", [])}
+    if "asyncio" not in marks and not marks & _OTHER_ASYNC_MARKERS:
+        pytest.mark.asyncio(obj)
 
 
 @pytest.fixture(autouse=True)

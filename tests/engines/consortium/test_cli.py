@@ -128,3 +128,38 @@ async def test_the_interactive_cli_shows_members_confidence_and_answer(
     assert "Member B (function:beta) gave no answer" in out
     assert "confidence 85%" in out
     assert "Consortium" in out and "the final word" in out
+
+
+async def test_help_lists_only_what_the_consortium_supports(
+    bus: MessageBus, tmp_path: Path
+) -> None:
+    console = Console(file=io.StringIO(), width=100, color_system=None)
+    engine = ConsortiumEngine([member("a", "alpha")], Judge(verdict("w", 0.9)), session_id="s1")
+    with create_pipe_input() as pipe:
+        cli = consortium_cli(
+            engine, console=console, input=pipe, output=DummyOutput(), history_file=tmp_path / "h"
+        )
+        await cli.handle_input("/help")
+    out = console.file.getvalue()  # type: ignore[attr-defined]
+    for name in ("/help", "/clear", "/cost", "/exit"):
+        assert name in out
+    for name in ("/model", "/tools", "/system"):  # the consortium has no such setting
+        assert name not in out
+
+
+def test_members_without_their_key_are_warned_about_at_start(tmp_path: Path) -> None:
+    proc = run(
+        ["--member", "anthropic:claude-haiku-4-5", "--member", "openai:gpt-4.1-mini:2"]
+        + ["--member", "test", "--arbiter", "test", "--member-retries", "0"]
+        + ["--max-iterations", "1", "--prompt", "q"],
+        tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    warnings = [line for line in proc.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        "warning: ANTHROPIC_API_KEY is not set, so anthropic:claude-haiku-4-5 cannot answer; "
+        "set it in the environment or a .env file",
+        "warning: OPENAI_API_KEY is not set, so openai:gpt-4.1-mini cannot answer; "
+        "set it in the environment or a .env file",
+    ]
+    assert "Traceback" not in proc.stderr

@@ -65,3 +65,21 @@ def test_local_servers_need_no_key(fresh_dotenv: Path, monkeypatch: pytest.Monke
 
 def test_an_explicit_key_wins() -> None:
     assert credentials.api_key_for(provider_spec("openai"), "m", "sk-explicit") == "sk-explicit"
+
+
+def test_key_source_tells_the_environment_from_the_dotenv_file(
+    fresh_dotenv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(credentials, "_from_dotenv", {})
+    monkeypatch.delenv("XAI_API_KEY", raising=False)
+    monkeypatch.setenv("DEEPSEEK_API_KEY", "from-the-shell-123")
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    (fresh_dotenv / ".env").write_text(
+        "XAI_API_KEY=xai-from-dotenv-abcdefghijklmnopqrstu\nDEEPSEEK_API_KEY=from-dotenv-456\n"
+    )
+    try:
+        assert credentials.key_source("XAI_API_KEY") == f".env file {fresh_dotenv / '.env'}"
+        assert credentials.key_source("DEEPSEEK_API_KEY") == "environment"
+        assert credentials.key_source("GEMINI_API_KEY") is None
+    finally:
+        os.environ.pop("XAI_API_KEY", None)

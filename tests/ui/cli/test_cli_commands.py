@@ -146,6 +146,20 @@ async def test_unsupported_commands_say_so(
     assert "Session: 0 tokens" in output_of(console)
 
 
+async def test_help_lists_only_the_commands_the_engine_supports(
+    fresh_bus: MessageBus, make_cli: MakeCLI, console: Console
+):
+    cli = make_cli()
+    cli.register_engine(BareEngine(session_id="s1"))
+    cli.register_cli_command("later", lambda: None, "not yet", available=lambda: False)
+    await cli.handle_input("/help")
+    out = output_of(console)
+    for name in ("/help", "/cost", "/exit", "/quit"):
+        assert name in out
+    for name in ("/model", "/tools", "/system", "/clear", "/later"):
+        assert name not in out
+
+
 async def test_commands_without_an_engine(
     fresh_bus: MessageBus, make_cli: MakeCLI, console: Console
 ):

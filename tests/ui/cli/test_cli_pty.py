@@ -60,7 +60,9 @@ asyncio.run(main())
 class Terminal:
     """A child process on a pseudo-terminal, read and typed into from the master side."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(
+        self, tmp_path: Path, argv: list[str] | None = None, cwd: Path | None = None
+    ) -> None:
         master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
         env = {
@@ -71,14 +73,16 @@ class Terminal:
         }
         for name in ("COLUMNS", "LINES", "NO_COLOR", "FORCE_COLOR", "TERM_PROGRAM"):
             env.pop(name, None)
+        for name in [name for name in env if name.endswith("_API_KEY")]:
+            del env[name]  # a user with no key
         script = CHILD.format(here=str(HERE), history=str(tmp_path / "history"))
         self.process = subprocess.Popen(
-            [sys.executable, "-c", script],
+            argv or [sys.executable, "-c", script],
             stdin=slave,
             stdout=slave,
             stderr=slave,
             env=env,
-            cwd=tmp_path,
+            cwd=cwd or tmp_path,
             start_new_session=True,
             close_fds=True,
         )
@@ -179,3 +183,24 @@ def test_ctrl_c_cancels_a_turn_and_twice_at_the_prompt_exits(terminal: Terminal)
     terminal.type("\x03")
     assert terminal.finish() == 0
     assert "Traceback" not in terminal.text()
+
+
+def test_make_run_without_a_key_is_an_offline_demo(tmp_path: Path) -> None:
+    """``make run`` as a new user types it: the weather tools on the offline demo model."""
+    root = HERE.parents[2]
+    logs = root / "logs"
+    before = set(logs.glob("*")) if logs.is_dir() else set()
+    terminal = Terminal(tmp_path, ["make", "--no-print-directory", "-s", "run"], cwd=root)
+    try:
+        terminal.read_until("offline demo model")
+        terminal.read_until("Enter send")  # the input prompt is up
+        terminal.type("What's the weather in Perth?\r")
+        terminal.read_until("[offline demo] get_weather says: Perth: ")
+        terminal.read_until("Enter send")
+        terminal.type("/exit\r")
+        assert terminal.finish() == 0
+        assert "Traceback" not in terminal.text()
+    finally:
+        terminal.close()
+        for path in set(logs.glob("*")) - before:  # this run's event log
+            path.unlink()

@@ -17,7 +17,12 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from llmgine.errors import ProviderError, ProviderResponseError, StructuredOutputError
+from llmgine.errors import (
+    ProviderError,
+    ProviderResponseError,
+    ProviderTimeoutError,
+    StructuredOutputError,
+)
 from llmgine.llm.events import LLMCallEvent, LLMResponseEvent, LLMStreamEvent
 from llmgine.llm.pricing import cost_usd
 from llmgine.llm.providers.interface import LLMRequest
@@ -59,8 +64,10 @@ class Model(ABC):
 
     @property
     def model_string(self) -> str:
-        """``"provider:model"``, the form ``get_model`` accepts."""
-        return f"{self.provider}:{self.name}" if self.name else self.provider
+        """``"provider:model"``, the form ``get_model`` accepts (``"test"`` for ``test:test``)."""
+        if not self.name or self.name == self.provider:
+            return self.provider
+        return f"{self.provider}:{self.name}"
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.model_string!r})"
@@ -301,6 +308,7 @@ class Model(ABC):
                 delay = None if yielded else self._retry_delay(exc, attempt, started)
                 await self._failed(bus, call_id, attempt, attempt_start, exc, delay, session_id)
                 if delay is None:
+                    self._gave_up(exc, attempt, started)
                     raise
                 await asyncio.sleep(delay)
                 continue
@@ -335,6 +343,7 @@ class Model(ABC):
                 delay = self._retry_delay(exc, attempt, started)
                 await self._failed(bus, call_id, attempt, attempt_start, exc, delay, session_id)
                 if delay is None:
+                    self._gave_up(exc, attempt, started)
                     raise
                 await asyncio.sleep(delay)
                 continue
@@ -351,6 +360,25 @@ class Model(ABC):
         if time.monotonic() - started + delay > self.retry.max_elapsed:
             return None
         return delay
+
+    def _gave_up(self, exc: Exception, attempts: int, started: float) -> None:
+        """Add the attempts, the time waited and a hint to a failure that might have passed."""
+        if isinstance(exc, ProviderError) and exc.retryable:
+            exc.note_attempts(attempts, time.monotonic() - started, self.failure_hint(exc))
+
+    def failure_hint(self, error: ProviderError) -> str | None:
+        """What the user could do about ``error``, added to its message; None for nothing.
+
+        Called for failures that might have passed (timeouts, connection and
+        server errors, rate limits) once the retries are used up. Override it
+        to point at your own set-up.
+        """
+        if isinstance(error, ProviderTimeoutError) and self.timeout:
+            return (
+                f"each attempt may take {self.timeout:g} s: allow longer with --timeout "
+                "SECONDS (or timeout= in code)"
+            )
+        return None
 
     def price(self, usage: Usage) -> float | None:
         """USD cost of ``usage`` on this model, when its price is known."""

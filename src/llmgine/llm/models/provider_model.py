@@ -6,10 +6,17 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
+from llmgine.errors import (
+    MissingAPIKeyError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderRateLimitError,
+    ProviderServerError,
+)
 from llmgine.llm.models.interface import Model
 from llmgine.llm.providers.catalog import Providers, ProviderSpec, provider_spec
 from llmgine.llm.providers.credentials import api_key_for
-from llmgine.llm.providers.guard import check_model_request
+from llmgine.llm.providers.guard import check_model_request, is_local_url
 from llmgine.llm.providers.interface import LLMRequest, Provider
 from llmgine.llm.response import LLMResponse, StreamChunk
 from llmgine.llm.retry import RetryPolicy
@@ -71,6 +78,37 @@ class ProviderModel(Model):
         if self._backend is not None:
             return self._backend.base_url
         return self._base_url or self.spec.effective_base_url()
+
+    @property
+    def provider_module(self) -> str:
+        """The module that speaks this model's wire format (it imports the provider's SDK)."""
+        wire = "anthropic" if self.spec.wire == "anthropic" else "openai"
+        return f"llmgine.llm.providers.{wire}"
+
+    def missing_key(self) -> str | None:
+        """The variable to set when this model needs a key that is not set, else None."""
+        if self._api_key:
+            return None
+        try:
+            api_key_for(self.spec, self.name)
+        except MissingAPIKeyError as exc:
+            return exc.variable
+        return None
+
+    def failure_hint(self, error: ProviderError) -> str | None:
+        """Ask whether a local server runs, or point at the network and the base URL."""
+        if isinstance(error, ProviderConnectionError):
+            url = self.base_url
+            if is_local_url(url):
+                return f"is the server at {url} running?"
+            variable = self.spec.base_url_env
+            where = f" (set {variable} to change it)" if variable else ""
+            return f"check the network connection and the base URL {url}{where}"
+        if isinstance(error, ProviderServerError):
+            return f"{self.provider} is having trouble: try again in a while"
+        if isinstance(error, ProviderRateLimitError):
+            return "too many requests or tokens for the account: wait, or check its limits"
+        return super().failure_hint(error)
 
     async def aclose(self) -> None:
         """Close the SDK client (a new one is made if the model is used again)."""

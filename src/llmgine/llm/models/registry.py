@@ -10,7 +10,7 @@ from llmgine.llm.models.interface import Model
 from llmgine.llm.models.provider_model import ProviderModel
 from llmgine.llm.providers.catalog import PROVIDERS, provider_spec
 
-__all__ = ["get_model", "known_providers"]
+__all__ = ["OFFLINE_MODELS", "get_model", "known_providers"]
 
 # Bare model names people type, and the provider they mean.
 _GUESSES = (
@@ -20,12 +20,14 @@ _GUESSES = (
     (re.compile(r"^grok-"), "xai"),
     (re.compile(r"^deepseek-"), "deepseek"),
 )
+#: Offline models by name: no key, no network, no cost.
+OFFLINE_MODELS = ("demo", "test")
 _COMPATIBLE = re.compile(r"^(?P<model>.+?)@(?P<url>https?://\S+)$")
 
 
 def known_providers() -> list[str]:
-    """Provider names ``get_model`` accepts (``"test"`` is the offline model)."""
-    return sorted([*PROVIDERS, "test"])
+    """Provider names ``get_model`` accepts (``"demo"`` and ``"test"`` are offline models)."""
+    return sorted([*PROVIDERS, *OFFLINE_MODELS])
 
 
 def get_model(name: str | Model, **settings: Any) -> Model:
@@ -35,8 +37,9 @@ def get_model(name: str | Model, **settings: Any) -> Model:
     ``"openrouter:google/gemini-2.5-flash"``, ``"gemini:gemini-2.5-flash"``,
     ``"xai:grok-3-mini"``, ``"deepseek:deepseek-chat"``, ``"ollama:llama3.2"``,
     ``"openai-compatible:my-model@http://localhost:8000/v1"`` (or set
-    ``OPENAI_COMPATIBLE_BASE_URL``), and ``"test"`` for the offline
-    :class:`~llmgine.testing.TestModel`. A bare ``"gpt-4.1-mini"`` or
+    ``OPENAI_COMPATIBLE_BASE_URL``), ``"demo"`` for the offline
+    :class:`~llmgine.llm.models.demo.DemoModel` the CLI falls back to, and
+    ``"test"`` for the offline :class:`~llmgine.testing.TestModel`. A bare ``"gpt-4.1-mini"`` or
     ``"claude-..."`` is given its usual provider. A :class:`Model` is returned
     as it is.
 
@@ -52,7 +55,13 @@ def get_model(name: str | Model, **settings: Any) -> Model:
         return name
     text = name.strip()
     provider, sep, model = text.partition(":")
-    if provider == "test":
+    if provider in OFFLINE_MODELS:
+        if sep and model not in ("", provider):
+            settings.setdefault("name", model)
+        if provider == "demo":
+            from llmgine.llm.models.demo import DemoModel
+
+            return DemoModel(**settings)
         from llmgine.testing.models import TestModel
 
         return TestModel(**settings)

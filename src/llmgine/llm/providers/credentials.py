@@ -7,9 +7,11 @@ import os
 from llmgine.errors import MissingAPIKeyError
 from llmgine.llm.providers.catalog import ProviderSpec
 
-__all__ = ["api_key_for", "load_dotenv_once"]
+__all__ = ["api_key_for", "key_source", "load_dotenv_once"]
 
 _loaded = False
+#: Variables the ``.env`` file set (not already in the environment) -> the file's path.
+_from_dotenv: dict[str, str] = {}
 
 
 def load_dotenv_once() -> None:
@@ -22,13 +24,31 @@ def load_dotenv_once() -> None:
     if _loaded:
         return
     _loaded = True
-    from dotenv import find_dotenv, load_dotenv
+    from dotenv import dotenv_values, find_dotenv, load_dotenv
 
     path = find_dotenv(usecwd=True)
-    if path and load_dotenv(path, override=False):
+    if not path:
+        return
+    before = set(os.environ)
+    if load_dotenv(path, override=False):
+        for variable in dotenv_values(path):
+            if variable not in before and variable in os.environ:
+                _from_dotenv[variable] = path
         from llmgine.observability.redaction import default_redactor
 
         default_redactor().refresh()
+
+
+def key_source(variable: str) -> str | None:
+    """Where ``variable`` is set: ``"environment"``, ``".env file <path>"``, or None (unset).
+
+    Loads the ``.env`` file first (once), as a model call would.
+    """
+    load_dotenv_once()
+    if not os.environ.get(variable):
+        return None
+    path = _from_dotenv.get(variable)
+    return f".env file {path}" if path else "environment"
 
 
 def api_key_for(spec: ProviderSpec, model: str, explicit: str | None = None) -> str:

@@ -18,6 +18,7 @@ __all__ = [
     "allow_model_requests",
     "blocked_model_requests",
     "check_model_request",
+    "is_local_url",
     "model_requests_allowed",
 ]
 
@@ -55,6 +56,11 @@ def _is_local(host: str) -> bool:
         return False
 
 
+def is_local_url(url: str) -> bool:
+    """Whether ``url`` points at this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
+    return _is_local(urlsplit(url).hostname or "")
+
+
 def check_model_request(base_url: str, provider: str, model: str) -> None:
     """Raise if calls are blocked and ``base_url`` is not on this machine.
 
@@ -63,8 +69,7 @@ def check_model_request(base_url: str, provider: str, model: str) -> None:
     """
     if _allowed:
         return
-    host = urlsplit(base_url).hostname or ""
-    if _is_local(host):
+    if is_local_url(base_url):
         return
     raise ModelRequestsBlockedError(
         f"real model calls are blocked here (llmgine's pytest plugin): {provider}:{model} "

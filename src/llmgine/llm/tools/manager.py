@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
-import importlib.util
 import logging
-import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
-from types import ModuleType
 from typing import Any, Literal
 
 from llmgine.bus.bus import MessageBus
-from llmgine.errors import NoCommandHandlerError, ToolDefinitionError
+from llmgine.errors import NoCommandHandlerError
 from llmgine.llm.tools.definition import Tool, tool_options
 from llmgine.llm.tools.events import (
     ToolApprovalCommand,
@@ -24,6 +19,7 @@ from llmgine.llm.tools.events import (
 )
 from llmgine.llm.tools.execution import ArgumentsError, invoke, parse_arguments
 from llmgine.llm.tools.formats import format_tool
+from llmgine.llm.tools.loading import collect_tools
 from llmgine.llm.tools.result import ToolResult, result_text
 from llmgine.llm.tools.schema import build_tool
 from llmgine.llm.tools.tool_call import ToolCall
@@ -112,14 +108,15 @@ class ToolManager:
         """Register many tools at once.
 
         Each source may be a function, a list of functions, a module, a module
-        path (``"tools.weather"``) or a ``.py`` file path; from modules and
-        files, the functions marked ``@tool`` are taken, in definition order.
+        or package path (``"tools.weather"``), a ``.py`` file or a folder of
+        them; from modules, files and folders, the functions marked ``@tool``
+        are taken, in definition order.
 
         Raises:
             ToolDefinitionError: a source cannot be loaded or holds no tools.
         """
         registered = []
-        for function in _collect(sources):
+        for function in collect_tools(sources):
             registered.append(await self.register_tool(function))
         return registered
 
@@ -296,65 +293,3 @@ async def _gather(coroutines: Iterable[Any]) -> None:
     tasks = list(coroutines)
     if tasks:
         await asyncio.gather(*tasks)
-
-
-def _collect(sources: Iterable[Any]) -> list[Callable[..., Any]]:
-    functions: list[Callable[..., Any]] = []
-    for source in sources:
-        if isinstance(source, list | tuple | set):
-            functions.extend(_collect(source))
-        elif isinstance(source, ModuleType):
-            functions.extend(_module_tools(source))
-        elif isinstance(source, str | Path):
-            functions.extend(_module_tools(_load_module(str(source))))
-        elif callable(source):
-            functions.append(source)
-        else:
-            raise ToolDefinitionError(
-                f"cannot register {source!r} as tools: give functions, modules, module "
-                "paths or .py files"
-            )
-    return functions
-
-
-def _module_tools(module: ModuleType) -> list[Callable[..., Any]]:
-    found = [
-        value
-        for value in vars(module).values()
-        if callable(value) and tool_options(value) is not None
-    ]
-    if not found:
-        raise ToolDefinitionError(
-            f"{module.__name__} has no @tool functions; decorate the functions to offer "
-            "with @tool (from llmgine import tool)"
-        )
-    # Definition order, where the source tells it.
-    return sorted(found, key=lambda fn: getattr(getattr(fn, "__code__", None), "co_firstlineno", 0))
-
-
-def _load_module(source: str) -> ModuleType:
-    path = Path(source)
-    if source.endswith(".py") or path.is_file():
-        if not path.is_file():
-            raise ToolDefinitionError(f"tool file {source!r} does not exist")
-        name = f"llmgine_tools_{path.stem}_{abs(hash(path.resolve()))}"
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
-            raise ToolDefinitionError(f"cannot load tools from {source!r}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        try:
-            spec.loader.exec_module(module)
-        except Exception as exc:
-            sys.modules.pop(name, None)
-            raise ToolDefinitionError(
-                f"loading tools from {source} failed: {type(exc).__name__}: {exc}"
-            ) from exc
-        return module
-    try:
-        return importlib.import_module(source)
-    except ImportError as exc:
-        raise ToolDefinitionError(
-            f"cannot import tool module {source!r} ({exc}); give a module path such as "
-            "'tools.weather' or a .py file"
-        ) from exc

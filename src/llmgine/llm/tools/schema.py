@@ -25,12 +25,14 @@ import copy
 import functools
 import inspect
 import re
+import sys
 import typing
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Annotated, Any
 
 from llmgine.errors import ToolDefinitionError
 from llmgine.llm.tools.definition import Tool, ToolOptions, tool_options
+from llmgine.llm.tools.loading import FILE_MODULE_PREFIX, display_path
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -184,9 +186,15 @@ def _named(fn: Callable[..., Any]) -> Any:
 
 
 def _qualified_name(target: Any) -> str:
+    """How errors name a function: ``tools/nodoc.py: add`` for a file given by path."""
     qualname = getattr(target, "__qualname__", None) or repr(target)
     module = getattr(target, "__module__", None)
-    return f"{module}.{qualname}" if module else qualname
+    if not module:
+        return qualname
+    file = getattr(sys.modules.get(module), "__file__", None)
+    if file and module.startswith(FILE_MODULE_PREFIX):
+        return f"{display_path(file)}: {qualname}"
+    return f"{module}.{qualname}"
 
 
 def _is_async(fn: Callable[..., Any]) -> bool:

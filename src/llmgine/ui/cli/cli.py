@@ -194,9 +194,18 @@ class EngineCLI:
         """The prompt of each prompt command type."""
         return self.prompts.lookup
 
-    def register_cli_command(self, name: str, func: Callable[..., Any], help: str = "") -> None:  # noqa: A002
-        """Add the slash command ``/name``: ``func(args)`` or ``func()``, sync or async."""
-        self.commands.register(name, func, help)
+    def register_cli_command(
+        self,
+        name: str,
+        func: Callable[..., Any],
+        help: str = "",  # noqa: A002
+        available: Callable[[], bool] | None = None,
+    ) -> None:
+        """Add the slash command ``/name``: ``func(args)`` or ``func()``, sync or async.
+
+        ``available()`` (optional) says whether ``/help`` lists it right now.
+        """
+        self.commands.register(name, func, help, available)
 
     @property
     def cli_commands(self) -> list[SlashCommand]:

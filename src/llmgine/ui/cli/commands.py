@@ -30,11 +30,21 @@ __all__ = ["BuiltinCommands", "SlashCommand", "SlashCommands", "parse_slash_comm
 
 @dataclass
 class SlashCommand:
-    """One command: its name (without the slash), function and one-line help."""
+    """One command: its name (without the slash), function and one-line help.
+
+    ``available`` (optional) says whether the command applies to the CLI's
+    engine right now; ``/help`` lists only the available commands.
+    """
 
     name: str
     func: Callable[..., Any]
     help: str = ""
+    available: Callable[[], bool] | None = None
+
+    @property
+    def is_available(self) -> bool:
+        """True unless ``available`` says otherwise."""
+        return self.available is None or bool(self.available())
 
     async def run(self, args: str) -> Any:
         """Call the function (with ``args`` if it takes an argument)."""
@@ -63,12 +73,18 @@ class SlashCommands:
     def __init__(self) -> None:
         self._commands: dict[str, SlashCommand] = {}
 
-    def register(self, name: str, func: Callable[..., Any], help: str = "") -> None:  # noqa: A002
+    def register(
+        self,
+        name: str,
+        func: Callable[..., Any],
+        help: str = "",  # noqa: A002
+        available: Callable[[], bool] | None = None,
+    ) -> None:
         """Add (or replace) the command ``name`` (a leading ``/`` is ignored)."""
         key = name.lstrip("/").strip().lower()
         if not key or " " in key:
             raise ValueError(f"invalid command name {name!r}")
-        self._commands[key] = SlashCommand(key, func, help)
+        self._commands[key] = SlashCommand(key, func, help, available)
 
     def get(self, name: str) -> SlashCommand | None:
         """The command ``name``, if registered."""
@@ -92,23 +108,45 @@ class BuiltinCommands:
         self.cli = cli
 
     def register(self, commands: SlashCommands) -> None:
-        """Register every built-in command."""
+        """Register every built-in command (each listed by /help only if the engine has it)."""
+        has = self._has
         commands.register("help", self.help, "show the commands and keys")
-        commands.register("clear", self.clear, "forget the conversation (engine.clear_context)")
-        commands.register("model", self.model, "show the model, or switch: /model provider:name")
-        commands.register("tools", self.tools, "list the engine's tools")
-        commands.register("system", self.system, "show the system prompt, or set: /system text")
-        commands.register("cost", self.cost, "tokens used and cost of this session")
+        commands.register(
+            "clear",
+            self.clear,
+            "forget the conversation (engine.clear_context)",
+            lambda: has("clear_context"),
+        )
+        commands.register(
+            "model",
+            self.model,
+            "show the model, or switch: /model provider:name",
+            lambda: has("model"),
+        )
+        commands.register("tools", self.tools, "list the engine's tools", lambda: has("tool_names"))
+        commands.register(
+            "system",
+            self.system,
+            "show the system prompt, or set: /system text",
+            lambda: has("system_prompt"),
+        )
+        commands.register(
+            "cost", self.cost, "tokens used and cost of this session", lambda: has("usage")
+        )
         commands.register("exit", self.exit, "quit (also Ctrl-D)")
         commands.register("quit", self.exit, "quit (same as /exit)")
 
     # -- helpers -------------------------------------------------------------
 
+    def _has(self, *attributes: str) -> bool:
+        engine = self.cli.engine
+        return engine is not None and all(hasattr(engine, name) for name in attributes)
+
     def _supports(self, command: str, *attributes: str) -> bool:
         """True if the engine has every attribute; otherwise say ``/command`` is not supported."""
-        engine = self.cli.engine
-        if engine is not None and all(hasattr(engine, name) for name in attributes):
+        if self._has(*attributes):
             return True
+        engine = self.cli.engine
         owner = type(engine).__name__ if engine is not None else "this CLI (no engine)"
         self.cli.print_info(f"/{command} is not supported by {owner}.")
         return False
@@ -120,9 +158,11 @@ class BuiltinCommands:
     # -- commands ------------------------------------------------------------
 
     def help(self) -> None:
-        """List the commands and keys."""
+        """List the commands (those the engine supports) and keys."""
         table = Table.grid(padding=(0, 2))
         for command in self.cli.cli_commands:
+            if not command.is_available:
+                continue
             table.add_row(Text(f"/{command.name}", style="bold cyan"), Text(command.help))
         self.cli.render(table)
         self.cli.print_info(KEY_HINT)
