@@ -2,6 +2,7 @@
 
 import datetime as dt
 import enum
+import importlib
 import importlib.util
 import json
 import re
@@ -436,21 +437,27 @@ def test_same_short_name_in_two_modules() -> None:
     assert type(second_back) is beta.Note and second_back == second
 
 
-def test_from_dict_imports_the_module_that_defines_the_class(
+def test_from_dict_never_imports_the_module_a_record_names(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     name = f"msgtest_lazy_{uuid.uuid4().hex}"
+    marker = tmp_path / "imported"
     (tmp_path / f"{name}.py").write_text(
+        f"open({str(marker)!r}, 'w').close()\n"
         "from llmgine.messages import Event\n\nclass Lazy(Event):\n    word: str = ''\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    assert name not in sys.modules
+    record = {"message_type": f"{name}:Lazy", "word": "late"}
     try:
-        restored = Event.from_dict({"message_type": f"{name}:Lazy", "word": "late"})
-        assert type(restored).__module__ == name
-        assert type(restored).__qualname__ == "Lazy"
-        assert restored.word == "late"  # type: ignore[attr-defined]
-        assert message_class(f"{name}:Lazy") is type(restored)
+        with pytest.raises(SerializationError) as info:
+            Event.from_dict(record)
+        assert name not in sys.modules and not marker.exists()
+        assert f"import its module ({name})" in str(info.value)
+        # Once the application imports it, the class is known.
+        module = importlib.import_module(name)
+        restored = Event.from_dict(record)
+        assert type(restored) is module.Lazy and restored.word == "late"
+        assert message_class(f"{name}:Lazy") is module.Lazy
     finally:
         sys.modules.pop(name, None)
 
@@ -534,7 +541,7 @@ def test_unknown_message_type_in_a_missing_module() -> None:
     name = f"no_such_module_{uuid.uuid4().hex}:Ghost"
     with pytest.raises(SerializationError) as info:
         Message.from_dict({"message_type": name})
-    assert name in str(info.value) and "importing module" in str(info.value)
+    assert name in str(info.value) and "no such message class is defined" in str(info.value)
     assert isinstance(info.value, ValueError)
 
 

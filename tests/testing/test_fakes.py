@@ -58,3 +58,11 @@ def test_seed_import_path_for_the_fake() -> None:
     from llmgine.bus.fakes import FakeMessageBus as FromModule
 
     assert FromBus is FakeMessageBus is FromModule
+
+
+def test_the_real_and_the_fake_bus_both_satisfy_the_bus_protocol() -> None:
+    from llmgine.bus import Bus
+
+    assert isinstance(MessageBus(), Bus)
+    assert isinstance(FakeMessageBus(), Bus)
+    assert not isinstance(object(), Bus)

@@ -3,9 +3,10 @@
 from typing import Any
 
 from llmgine.bus.bus import MessageBus
+from llmgine.bus.interface import Bus
 from llmgine.bus.session import BusSession
 
-__all__ = ["BusSession", "MessageBus"]
+__all__ = ["Bus", "BusSession", "MessageBus"]
 
 
 def __getattr__(name: str) -> Any:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import importlib
 import sys
 import typing
 from typing import Any, ClassVar, Self
@@ -105,33 +104,33 @@ def frame_site(frame: Any) -> str:
 def message_class(name: str) -> type[Message]:
     """Return the message class registered under ``name`` ("module:QualName").
 
-    Imports the module when the class is not registered yet, so a persisted or
-    logged message can be loaded by a process that has not imported it.
+    Only classes already defined in this process are known: every message
+    class registers itself when it is defined. A name that is not registered
+    is an error, never an import, so a log line or a message from another
+    process cannot make this process import (and run) code it names.
 
     Raises:
-        SerializationError: no such class can be found.
+        SerializationError: no class of that name is defined (the message says
+            which module to import first).
     """
     cls = _REGISTRY.get(name)
-    if cls is not None:
-        return cls
-    module, _, _ = name.partition(":")
-    if module and module != "__main__":
-        try:
-            importlib.import_module(module)
-        except Exception as exc:
-            raise SerializationError(
-                f"unknown message type {name!r}: importing module {module!r} failed ({exc})"
-            ) from exc
-    cls = _REGISTRY.get(name)
     if cls is None:
+        module = name.partition(":")[0] or "?"
         raise SerializationError(
-            f"unknown message type {name!r}: define or import that class before loading it"
+            f"unknown message type {name!r}: no such message class is defined in this "
+            f"process; import its module ({module}) before loading messages of it"
         )
     return cls
 
 
+@typing.dataclass_transform(field_specifiers=(dataclasses.field, dataclasses.Field))
 class Message:
-    """Base of :class:`~llmgine.messages.Command` and :class:`~llmgine.messages.Event`."""
+    """Base of :class:`~llmgine.messages.Command` and :class:`~llmgine.messages.Event`.
+
+    Every subclass becomes a dataclass when it is defined (``kw_only=True`` as a
+    class keyword makes its own fields keyword-only); ``dataclass_transform``
+    tells type checkers so, so they check the generated ``__init__``.
+    """
 
     _message_type: ClassVar[str] = "llmgine.messages.base:Message"
     _serial_fields: ClassVar[tuple[str, ...] | None] = None

@@ -29,10 +29,10 @@ async def _call(fn: Callable[..., Any], message: Any) -> Any:
 class FakeMessageBus:
     """Records every published event and executed command; no queue, no scheduling.
 
-    It has the ``MessageBus`` methods components use, so it can be passed
-    where a bus is expected. Registered handlers run (sync or async, routed by
-    session like the real bus). A command without a handler returns
-    ``default_result`` (success) unless ``strict=True``, which raises
+    It satisfies the :class:`~llmgine.bus.Bus` protocol, so it can be passed
+    wherever a component takes a ``bus``. Registered handlers run (sync or
+    async, routed by session like the real bus). A command without a handler
+    returns ``default_result`` (success) unless ``strict=True``, which raises
     ``NoCommandHandlerError`` as the real bus does.
 
     Attributes:
@@ -67,11 +67,6 @@ class FakeMessageBus:
     async def stop(self) -> None:
         """Nothing to stop."""
 
-    async def reset(self) -> None:
-        """Forget recorded messages and handlers."""
-        self.clear()
-        self._registry = HandlerRegistry()
-
     def clear(self) -> None:
         """Forget recorded messages (handlers stay)."""
         self.published_events.clear()
@@ -93,24 +88,13 @@ class FakeMessageBus:
         """Register an event handler."""
         self._registry.add_event(event_type, handler, session_id)
 
-    def unregister_command_handler(
-        self, command_type: type[Command], session_id: str = ROOT
-    ) -> bool:
-        """Remove a command handler."""
-        return self._registry.remove_command(command_type, session_id)
-
-    def unregister_event_handler(
-        self,
-        event_type: type[Event],
-        handler: Callable[..., Any] | None = None,
-        session_id: str = ROOT,
-    ) -> int:
-        """Remove event handlers."""
-        return self._registry.remove_event(event_type, handler, session_id)
-
     def unregister_session_handlers(self, session_id: str) -> int:
         """Remove a session's handlers."""
         return self._registry.remove_session(session_id)
+
+    def has_handlers(self, event_type: type[Event], session_id: str = ROOT) -> bool:
+        """Always True: the fake records every event, so every event is worth building."""
+        return True
 
     async def execute(self, command: Command) -> CommandResult:
         """Record ``command`` and run its handler, if any."""
@@ -138,11 +122,6 @@ class FakeMessageBus:
     def publish_nowait(self, event: Event) -> None:
         """Record ``event`` (handlers are not run: there is nothing to await them)."""
         self.published_events.append(event)
-
-    async def wait_for_events(self) -> None:
-        """Nothing is ever queued."""
-
-    ensure_events_processed = wait_for_events
 
     def events_of_type(self, event_type: type[E]) -> list[E]:
         """Published events that are instances of ``event_type``."""

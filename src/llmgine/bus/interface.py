@@ -1,0 +1,55 @@
+"""What components need of a message bus: the :class:`Bus` protocol.
+
+Engines, the tool manager and the CLI take a ``bus`` argument typed with it
+(default: the :class:`~llmgine.bus.MessageBus` singleton), so a test can hand
+them :class:`~llmgine.testing.FakeMessageBus`, or an application a bus of its
+own. Both satisfy it structurally; neither inherits from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, runtime_checkable
+
+from llmgine.messages.base import ROOT
+from llmgine.messages.commands import Command, CommandResult
+from llmgine.messages.events import Event
+
+__all__ = ["Bus"]
+
+
+@runtime_checkable
+class Bus(Protocol):
+    """The calls a component makes on the bus it was given."""
+
+    def register_command_handler(
+        self, command_type: type[Command], handler: Callable[..., Any], session_id: str = ROOT
+    ) -> None:
+        """Handle ``command_type`` in ``session_id`` (one handler per type and session)."""
+        ...
+
+    def register_event_handler(
+        self, event_type: type[Event], handler: Callable[..., Any], session_id: str = ROOT
+    ) -> None:
+        """Handle events of ``event_type`` (and its subclasses) in ``session_id``."""
+        ...
+
+    def unregister_session_handlers(self, session_id: str) -> int:
+        """Remove every handler of ``session_id``; return how many there were."""
+        ...
+
+    def has_handlers(self, event_type: type[Event], session_id: str = ROOT) -> bool:
+        """Whether publishing such an event would reach anything (so it is worth building)."""
+        ...
+
+    def execute(self, command: Command) -> Awaitable[CommandResult]:
+        """Run the command's handler and return its result."""
+        ...
+
+    def publish(self, event: Event, await_processing: bool = True) -> Awaitable[None]:
+        """Deliver ``event`` to its handlers (awaitable)."""
+        ...
+
+    def publish_nowait(self, event: Event) -> None:
+        """Queue ``event`` from synchronous code."""
+        ...
