@@ -65,7 +65,7 @@ upgrade: $(LOCK_VENV)/bin/uv
 test-latest:
 	rm -rf $(LATEST_VENV)
 	$(PYTHON) -m venv $(LATEST_VENV)
-	$(LATEST_VENV)/bin/python -m pip install --quiet --upgrade -e ".[dev]"
+	$(LATEST_VENV)/bin/python -m pip install --quiet --upgrade hatchling -e ".[dev]"
 	LLMGINE_UNLOCKED=1 $(LATEST_VENV)/bin/python -m pytest -q
 
 clean:
