@@ -1,24 +1,28 @@
 """The public API: every name in ``__all__`` exists, and the seed's import paths work."""
 
 import importlib
+import re
+import subprocess
+import sys
 
 import pytest
 
 import llmgine
-import llmgine.ui.cli
 
 PUBLIC_MODULES = [
     "llmgine",
     "llmgine.bus",
     "llmgine.messages",
     "llmgine.observability",
-    "llmgine.observability.handlers",
     "llmgine.errors",
     "llmgine.bootstrap",
     "llmgine.testing",
     "llmgine.llm.models",
     "llmgine.llm.providers",
-    "llmgine.llm.tools",
+    "llmgine.tools",
+    "llmgine.context",
+    "llmgine.engines",
+    "llmgine.cli",
 ]
 
 
@@ -54,7 +58,7 @@ def test_public_classes_are_exported_from_the_top_level() -> None:
     assert expected <= set(llmgine.__all__)
 
 
-def test_seed_import_paths_still_work() -> None:
+def test_module_paths_of_the_core_are_the_seeds() -> None:
     from llmgine.bootstrap import ApplicationBootstrap, ApplicationConfig
     from llmgine.bus.bus import MessageBus
     from llmgine.bus.session import BusSession, SessionEndEvent, SessionStartEvent
@@ -65,11 +69,6 @@ def test_seed_import_paths_still_work() -> None:
         Event,
         EventHandlerFailedEvent,
         ScheduledEvent,
-    )
-    from llmgine.observability.handlers import (
-        ConsoleEventHandler,
-        FileEventHandler,
-        ObservabilityEventHandler,
     )
 
     assert MessageBus is llmgine.MessageBus
@@ -84,19 +83,55 @@ def test_seed_import_paths_still_work() -> None:
         CommandResultEvent,
         CommandStartedEvent,
         EventHandlerFailedEvent,
-        ConsoleEventHandler,
-        FileEventHandler,
-        ObservabilityEventHandler,
     ):
         assert getattr(llmgine, cls.__name__) is cls
     assert ApplicationBootstrap is llmgine.ApplicationBootstrap
     assert ApplicationConfig is llmgine.ApplicationConfig
 
 
-def test_importing_llmgine_stays_light() -> None:
-    import subprocess
-    import sys
+SEED_PATHS = [
+    ("llmgine.observability.handlers", "FileEventHandler", "llmgine.observability"),
+    ("llmgine.bus.fakes", "FakeMessageBus", "llmgine.testing.fakes"),
+    ("llmgine.llm.engine.engine", "Engine", "llmgine.engines.base"),
+    ("llmgine.llm.tools.tool_manager", "ToolManager", "llmgine.tools.manager"),
+    ("llmgine.llm.tools.tool_events", "ToolRegisterEvent", "llmgine.tools.events"),
+    ("llmgine.llm.tools", "ToolManager", "llmgine.tools"),
+    ("llmgine.llm.context.memory", "SimpleChatHistory", "llmgine.context.memory"),
+    ("llmgine.llm.context.context_events", "ChatHistoryUpdatedEvent", "llmgine.context.events"),
+    ("llmgine.ui.cli.cli", "EngineCLI", "llmgine.cli.cli"),
+    ("llmgine.ui.cli.components", "ToolComponent", "llmgine.cli.components"),
+    ("llmgine.engines.launcher", "main", "llmgine.cli.launcher"),
+]
 
+
+@pytest.mark.parametrize(("old", "name", "new"), SEED_PATHS)
+def test_seed_import_paths_work_and_warn(old: str, name: str, new: str) -> None:
+    for module in [m for m in sys.modules if m == old or m.startswith(old + ".")]:
+        del sys.modules[module]  # as in a fresh process: the first import warns
+    with pytest.warns(DeprecationWarning) as warned:  # also for old parent packages
+        module = importlib.import_module(old)
+    messages = [str(warning.message) for warning in warned]
+    assert any(re.match(rf"{re.escape(old)} is deprecated: import from ", m) for m in messages)
+    assert getattr(module, name) is getattr(importlib.import_module(new), name)
+    assert module is importlib.import_module(new)  # the same module, never a copy
+
+
+def test_the_seed_paths_warn_where_they_are_imported(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    script = tmp_path / "old_app.py"
+    script.write_text("import llmgine\nfrom llmgine.llm.tools.tool_manager import ToolManager\n")
+    proc = subprocess.run(
+        [sys.executable, "-W", "always::DeprecationWarning", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f"{script}:2: DeprecationWarning: llmgine.llm.tools.tool_manager is deprecated" in (
+        proc.stderr
+    )
+
+
+def test_importing_llmgine_stays_light() -> None:
     heavy = ["pydantic", "openai", "anthropic", "instructor", "dotenv"]
     code = f"import sys, llmgine; print([m for m in {heavy!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -110,33 +145,7 @@ def test_get_model_is_exported() -> None:
 
 
 def test_tool_decorator_is_exported_in_both_places() -> None:
-    import llmgine.llm.tools
+    import llmgine.tools
 
-    assert llmgine.tool is llmgine.llm.tools.tool
+    assert llmgine.tool is llmgine.tools.tool
     assert callable(llmgine.tool)
-
-
-def test_seed_import_paths_of_the_llm_layer() -> None:
-    from llmgine.engines import Engine, ToolChatEngine
-    from llmgine.llm.context import ChatHistoryUpdatedEvent
-    from llmgine.llm.context.context_events import ChatHistoryUpdatedEvent as SeedUpdated
-    from llmgine.llm.context.memory import SimpleChatHistory  # noqa: F401
-    from llmgine.llm.engine.engine import Engine as SeedEngine
-    from llmgine.llm.events import LLMCallEvent
-    from llmgine.llm.models import Claude35Haiku, Gpt41Mini
-    from llmgine.llm.models.anthropic_models import Claude35Haiku as SeedClaude
-    from llmgine.llm.models.openai_models import Gpt41Mini as SeedGpt
-    from llmgine.llm.providers import Providers
-    from llmgine.llm.providers.events import LLMCallEvent as SeedCall
-    from llmgine.llm.providers.providers import Providers as SeedProviders
-    from llmgine.llm.tools import ToolManager, ToolRegisterEvent
-    from llmgine.llm.tools.tool_events import ToolRegisterEvent as SeedRegister
-    from llmgine.llm.tools.tool_manager import ToolManager as SeedManager
-    from llmgine.ui.cli.cli import EngineCLI
-    from llmgine.ui.cli.components import EngineResultComponent, ToolComponent  # noqa: F401
-
-    assert SeedEngine is Engine and SeedUpdated is ChatHistoryUpdatedEvent
-    assert SeedClaude is Claude35Haiku and SeedGpt is Gpt41Mini
-    assert SeedCall is LLMCallEvent and SeedProviders is Providers
-    assert SeedRegister is ToolRegisterEvent and SeedManager is ToolManager
-    assert issubclass(ToolChatEngine, Engine) and EngineCLI is llmgine.ui.cli.EngineCLI

@@ -137,6 +137,6 @@ async def use_word_count_engine(
 
 # 5. The command line: --model --system --prompt --no-stream --log-dir; interactive by default.
 if __name__ == "__main__":
-    from llmgine.engines.launcher import main
+    from llmgine.cli.launcher import main
 
     main(WordCountEngine, "Counts the words of a text and has a model summarise it.")

@@ -1,5 +1,6 @@
 """LLMgine: an event-driven framework for LLM applications."""
 
+from llmgine import _compat, _version
 from llmgine.bootstrap import ApplicationBootstrap, ApplicationConfig
 from llmgine.bus import BusSession, MessageBus
 from llmgine.errors import (
@@ -28,13 +29,6 @@ from llmgine.llm.events import LLMCallEvent, LLMResponseEvent, LLMStreamEvent
 from llmgine.llm.models import Model, ProviderModel, Providers, get_model
 from llmgine.llm.response import LLMResponse, TextDelta, ToolCallDelta, Usage
 from llmgine.llm.retry import RetryPolicy
-from llmgine.llm.tools import (
-    ToolApprovalCommand,
-    ToolCall,
-    ToolManager,
-    ToolResult,
-    tool,
-)
 from llmgine.messages import (
     GLOBAL,
     ROOT,
@@ -53,8 +47,15 @@ from llmgine.observability import (
     FileEventHandler,
     ObservabilityEventHandler,
 )
+from llmgine.tools import (
+    ToolApprovalCommand,
+    ToolCall,
+    ToolManager,
+    ToolResult,
+    tool,
+)
 
-__version__ = "0.1.0"
+__version__ = _version.__version__
 
 __all__ = [
     # bus
@@ -120,3 +121,5 @@ __all__ = [
     "UnknownModelError",
     "__version__",
 ]
+
+_compat.install()  # the seed's import paths, each with a DeprecationWarning

@@ -170,7 +170,7 @@ def test_the_provider_sdk_is_imported_in_the_background(tmp_path: Path) -> None:
     code = """
 import sys
 from llmgine import get_model
-from llmgine.engines.launcher import import_in_background
+from llmgine.cli.launcher import import_in_background
 assert "openai" not in sys.modules
 thread = import_in_background(get_model("openai:gpt-4.1-mini"))
 thread.join(60)

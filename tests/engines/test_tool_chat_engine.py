@@ -16,8 +16,8 @@ from llmgine.engines import (
 )
 from llmgine.errors import EngineError, ProviderAuthError
 from llmgine.llm.response import LLMResponse, Usage
-from llmgine.llm.tools import ToolCall, tool
 from llmgine.testing import FunctionModel, ScriptedModel, TestModel
+from llmgine.tools import ToolCall, tool
 
 
 @tool

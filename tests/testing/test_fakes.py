@@ -53,13 +53,6 @@ async def test_bus_fixture_gives_a_fresh_started_bus(bus: MessageBus) -> None:
     assert bus.observability_handlers == []
 
 
-def test_seed_import_path_for_the_fake() -> None:
-    from llmgine.bus import FakeMessageBus as FromBus
-    from llmgine.bus.fakes import FakeMessageBus as FromModule
-
-    assert FromBus is FakeMessageBus is FromModule
-
-
 def test_the_real_and_the_fake_bus_both_satisfy_the_bus_protocol() -> None:
     from llmgine.bus import Bus
 

@@ -21,7 +21,6 @@ from llmgine.errors import (
 from llmgine.llm.events import LLMCallEvent, LLMResponseEvent, LLMStreamEvent
 from llmgine.llm.response import LLMResponse, TextDelta, ToolCallDelta, Usage
 from llmgine.llm.retry import NO_RETRY, RetryPolicy
-from llmgine.llm.tools.tool_call import ToolCall
 from llmgine.testing import (
     CallInfo,
     FunctionModel,
@@ -30,6 +29,7 @@ from llmgine.testing import (
     TestModel,
     UnusedRepliesError,
 )
+from llmgine.tools.tool_call import ToolCall
 
 FAST_RETRY = RetryPolicy(initial_delay=0.001, jitter=0)
 

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from llmgine.bus.bus import MessageBus
-from llmgine.llm.tools import ToolCall, ToolManager
+from llmgine.tools import ToolCall, ToolManager
 
 ROOT = Path(__file__).resolve().parents[2]
 

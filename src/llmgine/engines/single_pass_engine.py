@@ -119,6 +119,6 @@ async def use_single_pass_engine(
 
 
 if __name__ == "__main__":
-    from llmgine.engines.launcher import main
+    from llmgine.cli.launcher import main
 
     main(SinglePassEngine, "Single-pass engine: one model call per prompt.")

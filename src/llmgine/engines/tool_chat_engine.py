@@ -13,14 +13,14 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from llmgine.context.memory import InMemoryContextManager, SimpleChatHistory
 from llmgine.engines.base import Engine
 from llmgine.engines.messages import EngineCommand, EngineStatusEvent, EngineToolResultEvent
 from llmgine.errors import EngineError, LLMgineError
-from llmgine.llm.context.memory import InMemoryContextManager, SimpleChatHistory
 from llmgine.llm.models.interface import Model
 from llmgine.llm.models.registry import get_model
-from llmgine.llm.tools.manager import ToolManager
 from llmgine.messages.commands import CommandResult
+from llmgine.tools.manager import ToolManager
 
 __all__ = [
     "ToolChatEngine",
@@ -238,6 +238,6 @@ async def use_tool_chat_engine(
 
 
 if __name__ == "__main__":
-    from llmgine.engines.launcher import main
+    from llmgine.cli.launcher import main
 
     main(ToolChatEngine, "Tool-chat engine: a conversation in which the model can call tools.")

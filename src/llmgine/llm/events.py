@@ -6,8 +6,8 @@ from dataclasses import field
 from typing import Any
 
 from llmgine.llm.response import Usage
-from llmgine.llm.tools.tool_call import ToolCall
 from llmgine.messages.events import Event
+from llmgine.tools.tool_call import ToolCall
 
 __all__ = ["LLMCallEvent", "LLMResponseEvent", "LLMStreamEvent"]
 

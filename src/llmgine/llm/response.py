@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from llmgine.llm.tools.tool_call import ToolCall
+from llmgine.tools.tool_call import ToolCall
 
 __all__ = ["LLMResponse", "StreamChunk", "TextDelta", "ToolCallDelta", "Usage", "content_text"]
 

@@ -14,7 +14,7 @@ bus events for every attempt, retries of retryable
 from word counts) and, optionally, simulated latency::
 
     from llmgine.testing import ScriptedModel
-    from llmgine.llm.tools.tool_call import ToolCall
+    from llmgine.tools.tool_call import ToolCall
 
     model = ScriptedModel([
         ToolCall("call_1", "get_weather", '{"city": "Perth"}'),
@@ -51,7 +51,7 @@ from llmgine.llm.response import (
     content_text,
 )
 from llmgine.llm.retry import RetryPolicy
-from llmgine.llm.tools.tool_call import ToolCall
+from llmgine.tools.tool_call import ToolCall
 
 __all__ = [
     "CallInfo",
@@ -321,7 +321,7 @@ class FunctionModel(OfflineModel):
     returns, or awaits to, one of:
 
     * a ``str`` - the answer text (finish reason ``"stop"``);
-    * a :class:`~llmgine.llm.tools.tool_call.ToolCall` or a list of them -
+    * a :class:`~llmgine.tools.tool_call.ToolCall` or a list of them -
       tool calls (finish reason ``"tool_calls"``);
     * an :class:`~llmgine.llm.response.LLMResponse` - used as it is (usage is
       estimated when it has none).
@@ -453,7 +453,7 @@ class ScriptedModel(OfflineModel):
     try of a structured-output repair loop) and may be:
 
     * a ``str`` - the answer text;
-    * a :class:`~llmgine.llm.tools.tool_call.ToolCall` or a list of them;
+    * a :class:`~llmgine.tools.tool_call.ToolCall` or a list of them;
     * an :class:`~llmgine.llm.response.LLMResponse` (usage is estimated when it has none);
     * an exception instance - raised by that call, e.g.
       ``ProviderServerError("down", provider="scripted", model="scripted", status=503)``

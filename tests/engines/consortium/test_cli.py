@@ -15,8 +15,8 @@ from prompt_toolkit.output import DummyOutput
 from rich.console import Console
 
 from llmgine.bus.bus import MessageBus
+from llmgine.cli.consortium import ConsortiumMemberComponent, consortium_cli
 from llmgine.engines.consortium import ConsortiumEngine, ConsortiumMemberEvent
-from llmgine.engines.consortium_engine import ConsortiumMemberComponent, consortium_cli
 
 
 def run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:

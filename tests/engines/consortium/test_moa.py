@@ -23,9 +23,9 @@ from llmgine.engines.consortium.strategies.moa import (
 from llmgine.engines.messages import EngineCommand, EngineToolResultEvent
 from llmgine.errors import EngineError
 from llmgine.llm.models.interface import Model
-from llmgine.llm.tools import ToolCall, tool
 from llmgine.messages.commands import CommandResult
 from llmgine.testing import FunctionModel
+from llmgine.tools import ToolCall, tool
 
 LONG_RESULT = "HEAD-" + "x" * 9000 + "-TAIL"
 

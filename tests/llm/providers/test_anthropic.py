@@ -26,7 +26,7 @@ from llmgine.llm.providers.anthropic import DEFAULT_MAX_TOKENS, AnthropicProvide
 from llmgine.llm.providers.interface import LLMRequest
 from llmgine.llm.response import LLMResponse, TextDelta, ToolCallDelta
 from llmgine.llm.retry import RetryPolicy
-from llmgine.llm.tools.tool_call import ToolCall
+from llmgine.tools.tool_call import ToolCall
 
 MODEL = "claude-haiku-4-5"
 FAST = RetryPolicy(initial_delay=0.001, jitter=0, max_attempts=3)

@@ -16,7 +16,7 @@ from llmgine.llm.providers.anthropic_format import (
     to_anthropic_tools,
     to_output_config,
 )
-from llmgine.llm.tools.tool_call import ToolCall
+from llmgine.tools.tool_call import ToolCall
 
 
 def call(call_id: str, name: str, arguments: str) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from llmgine.llm.models.schema_values import sample_value
 from llmgine.llm.providers.interface import LLMRequest
 from llmgine.llm.response import LLMResponse, content_text
 from llmgine.llm.retry import RetryPolicy
-from llmgine.llm.tools.tool_call import ToolCall
+from llmgine.tools.tool_call import ToolCall
 
 __all__ = ["DemoModel"]
 

@@ -26,7 +26,7 @@ from llmgine.llm.response import (
     content_text,
 )
 from llmgine.llm.retry import RetryPolicy
-from llmgine.llm.tools.tool_call import ToolCall
+from llmgine.tools.tool_call import ToolCall
 
 __all__ = [
     "OfflineModel",

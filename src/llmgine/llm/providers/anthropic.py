@@ -36,7 +36,7 @@ from llmgine.llm.providers.interface import LLMRequest, SDKProvider
 from llmgine.llm.providers.sdk_errors import map_sdk_error
 from llmgine.llm.providers.structured import instructor_create
 from llmgine.llm.response import LLMResponse, StreamChunk, TextDelta, ToolCallDelta, Usage
-from llmgine.llm.tools.tool_call import ToolCall
+from llmgine.tools.tool_call import ToolCall
 
 try:
     import anthropic

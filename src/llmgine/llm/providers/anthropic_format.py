@@ -23,7 +23,7 @@ import urllib.parse
 from typing import Any
 
 from llmgine.llm.response import LLMResponse, Usage, content_text
-from llmgine.llm.tools.tool_call import ToolCall
+from llmgine.tools.tool_call import ToolCall
 
 __all__ = [
     "RAW_ARGUMENTS_KEY",

@@ -1,0 +1,246 @@
+"""Slash commands: ``/help``, ``/model``, ``/cost`` ... typed at the CLI's prompt.
+
+A command is a function called with the text after its name (``/model
+openai:gpt-4.1`` calls ``model("openai:gpt-4.1")``); functions that take no
+argument are called without it, and async functions are awaited. Register
+your own with ``EngineCLI.register_cli_command(name, func, help="...")``.
+
+The built-in commands work with any engine that has the matching attribute
+(``set_model``, ``tool_names``, ``usage``...); for an engine without it they
+say the command is not supported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rich.table import Table
+from rich.text import Text
+
+from llmgine.cli._util import accepts_arguments, call_maybe_async, one_line
+from llmgine.cli.input_session import KEY_HINT
+
+if TYPE_CHECKING:
+    from llmgine.cli.cli import EngineCLI
+
+__all__ = ["BuiltinCommands", "SlashCommand", "SlashCommands", "parse_slash_command"]
+
+
+@dataclass
+class SlashCommand:
+    """One command: its name (without the slash), function and one-line help.
+
+    ``available`` (optional) says whether the command applies to the CLI's
+    engine right now; ``/help`` lists only the available commands.
+    """
+
+    name: str
+    func: Callable[..., Any]
+    help: str = ""
+    available: Callable[[], bool] | None = None
+
+    @property
+    def is_available(self) -> bool:
+        """True unless ``available`` says otherwise."""
+        return self.available is None or bool(self.available())
+
+    async def run(self, args: str) -> Any:
+        """Call the function (with ``args`` if it takes an argument)."""
+        if accepts_arguments(self.func, 1):
+            return await call_maybe_async(self.func, args)
+        return await call_maybe_async(self.func)
+
+
+def parse_slash_command(line: str) -> tuple[str, str] | None:
+    """``("model", "gpt-4.1")`` for ``"/model gpt-4.1"``; None if the line is no command.
+
+    A line starting with ``//`` is a message that starts with ``/``, not a command.
+    """
+    text = line.strip()
+    if not text.startswith("/") or text.startswith("//") or len(text) == 1:
+        return None
+    name, _, args = text[1:].partition(" ")
+    if not name or name[0].isspace():
+        return None
+    return name.lower(), args.strip()
+
+
+class SlashCommands:
+    """The CLI's commands by name."""
+
+    def __init__(self) -> None:
+        self._commands: dict[str, SlashCommand] = {}
+
+    def register(
+        self,
+        name: str,
+        func: Callable[..., Any],
+        help: str = "",  # noqa: A002
+        available: Callable[[], bool] | None = None,
+    ) -> None:
+        """Add (or replace) the command ``name`` (a leading ``/`` is ignored)."""
+        key = name.lstrip("/").strip().lower()
+        if not key or " " in key:
+            raise ValueError(f"invalid command name {name!r}")
+        self._commands[key] = SlashCommand(key, func, help, available)
+
+    def get(self, name: str) -> SlashCommand | None:
+        """The command ``name``, if registered."""
+        return self._commands.get(name.lstrip("/").lower())
+
+    def __contains__(self, name: str) -> bool:
+        return self.get(name) is not None
+
+    def __iter__(self) -> Iterator[SlashCommand]:
+        return iter(self._commands.values())
+
+
+class BuiltinCommands:
+    """The commands every CLI has; each method is one command.
+
+    Args:
+        cli: The CLI whose engine and console they use.
+    """
+
+    def __init__(self, cli: EngineCLI) -> None:
+        self.cli = cli
+
+    def register(self, commands: SlashCommands) -> None:
+        """Register every built-in command (each listed by /help only if the engine has it)."""
+        has = self._has
+        commands.register("help", self.help, "show the commands and keys")
+        commands.register(
+            "clear",
+            self.clear,
+            "forget the conversation (engine.clear_context)",
+            lambda: has("clear_context"),
+        )
+        commands.register(
+            "model",
+            self.model,
+            "show the model, or switch: /model provider:name",
+            lambda: has("model"),
+        )
+        commands.register("tools", self.tools, "list the engine's tools", lambda: has("tool_names"))
+        commands.register(
+            "system",
+            self.system,
+            "show the system prompt, or set: /system text",
+            lambda: has("system_prompt"),
+        )
+        commands.register(
+            "cost", self.cost, "tokens used and cost of this session", lambda: has("usage")
+        )
+        commands.register("exit", self.exit, "quit (also Ctrl-D)")
+        commands.register("quit", self.exit, "quit (same as /exit)")
+
+    # -- helpers -------------------------------------------------------------
+
+    def _has(self, *attributes: str) -> bool:
+        engine = self.cli.engine
+        return engine is not None and all(hasattr(engine, name) for name in attributes)
+
+    def _supports(self, command: str, *attributes: str) -> bool:
+        """True if the engine has every attribute; otherwise say ``/command`` is not supported."""
+        if self._has(*attributes):
+            return True
+        engine = self.cli.engine
+        owner = type(engine).__name__ if engine is not None else "this CLI (no engine)"
+        self.cli.print_info(f"/{command} is not supported by {owner}.")
+        return False
+
+    def _model_line(self) -> str:
+        model = self.cli.engine.model
+        return f"Model: {getattr(model, 'model_string', None) or model}"
+
+    # -- commands ------------------------------------------------------------
+
+    def help(self) -> None:
+        """List the commands (those the engine supports) and keys."""
+        table = Table.grid(padding=(0, 2))
+        for command in self.cli.cli_commands:
+            if not command.is_available:
+                continue
+            table.add_row(Text(f"/{command.name}", style="bold cyan"), Text(command.help))
+        self.cli.render(table)
+        self.cli.print_info(KEY_HINT)
+        self.cli.print_info(
+            "Ctrl-C cancels a running answer; at an empty prompt press it twice to quit. "
+            "Start a message with // to send a line beginning with /."
+        )
+
+    async def clear(self) -> None:
+        """Forget the conversation."""
+        if self._supports("clear", "clear_context"):
+            await call_maybe_async(self.cli.engine.clear_context)
+            self.cli.print_info("Conversation cleared.")
+
+    async def model(self, args: str) -> None:
+        """Show the model, or switch to ``args``."""
+        if not args:
+            if self._supports("model", "model"):
+                self.cli.print_info(self._model_line())
+        elif self._supports("model", "model", "set_model"):
+            await call_maybe_async(self.cli.engine.set_model, args)
+            self.cli.print_info(self._model_line())
+
+    def tools(self) -> None:
+        """List the engine's tools (with the first line of their description)."""
+        if not self._supports("tools", "tool_names"):
+            return
+        names = list(self.cli.engine.tool_names or [])
+        if not names:
+            self.cli.print_info("No tools registered.")
+            return
+        tools = getattr(getattr(self.cli.engine, "tool_manager", None), "tools", None)
+        table = Table.grid(padding=(0, 2))
+        for name in names:
+            tool = tools.get(name) if isinstance(tools, dict) else None
+            description = str(getattr(tool, "description", "") or "").strip()
+            first = description.splitlines()[0] if description else ""
+            table.add_row(Text(name, style="bold yellow"), Text(one_line(first, 100)))
+        self.cli.render(table)
+
+    async def system(self, args: str) -> None:
+        """Show the system prompt, set it to ``args``, or remove it (``--clear``)."""
+        if not args:
+            if self._supports("system", "system_prompt"):
+                current = self.cli.engine.system_prompt
+                self.cli.print_info(f"System prompt: {current}" if current else "No system prompt.")
+        elif self._supports("system", "set_system_prompt"):
+            clear = args == "--clear"
+            await call_maybe_async(self.cli.engine.set_system_prompt, None if clear else args)
+            self.cli.print_info("System prompt removed." if clear else "System prompt set.")
+
+    def cost(self) -> None:
+        """Tokens and cost of the session (and of the last turn)."""
+        if not self._supports("cost", "usage"):
+            return
+        usage = self.cli.engine.usage
+        session = getattr(usage, "session", None)
+        if session is None:
+            self.cli.print_info("/cost is not supported by this engine's usage record.")
+            return
+        session_cost = _dollars(getattr(usage, "session_cost_usd", None))
+        self.cli.print_info(f"Session: {_tokens(session)}, cost {session_cost}")
+        turn = getattr(usage, "turn", None)
+        if turn is not None and getattr(turn, "total_tokens", 0):
+            turn_cost = _dollars(getattr(usage, "turn_cost_usd", None))
+            self.cli.print_info(f"Last turn: {_tokens(turn)}, cost {turn_cost}")
+
+    def exit(self) -> None:
+        """Quit the CLI."""
+        self.cli.request_exit()
+
+
+def _tokens(usage: Any) -> str:
+    total = int(getattr(usage, "total_tokens", 0) or 0)
+    prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
+    completion = int(getattr(usage, "completion_tokens", 0) or 0)
+    return f"{total:,} tokens ({prompt:,} in, {completion:,} out)"
+
+
+def _dollars(cost: float | None) -> str:
+    return "unknown" if cost is None else f"${cost:.4f}"

@@ -1,0 +1,96 @@
+"""The ``llmgine`` command: ``chat``, ``ask``, ``consortium`` and ``models``.
+
+Each subcommand mirrors a launcher: ``llmgine chat`` is ``python -m
+llmgine.engines.tool_chat_engine`` (same options), ``llmgine ask`` the
+single-pass engine, ``llmgine consortium`` the consortium engine. Engines and
+their SDKs are imported only by the subcommand that runs them, so ``llmgine
+--help`` and ``llmgine models`` answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from llmgine._version import __version__
+
+__all__ = ["build_parser", "main"]
+
+_CHAT = "Chat with a model that can call tools (the tool-chat engine)."
+_ASK = "Answer with one model call per prompt (the single-pass engine)."
+_MODELS = (
+    "List the providers and model presets, which API keys are set (and where from), "
+    "and the model used when --model is not given."
+)
+
+
+def _chat(args: argparse.Namespace) -> int:
+    from llmgine.cli.launcher import run_command
+    from llmgine.engines.tool_chat_engine import ToolChatEngine
+
+    return run_command(ToolChatEngine, args)
+
+
+def _ask(args: argparse.Namespace) -> int:
+    from llmgine.cli.launcher import run_command
+    from llmgine.engines.single_pass_engine import SinglePassEngine
+
+    return run_command(SinglePassEngine, args)
+
+
+def _consortium(args: argparse.Namespace) -> int:
+    from llmgine.cli.consortium import run_command
+
+    return run_command(args)
+
+
+def _models(args: argparse.Namespace) -> int:
+    from llmgine.cli.models_command import show_models
+
+    return show_models(as_json=args.json)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``llmgine`` command line with its subcommands."""
+    from llmgine.cli.consortium import DESCRIPTION, add_arguments
+    from llmgine.cli.launcher import add_engine_options
+    from llmgine.llm.models.registry import known_providers
+
+    parser = argparse.ArgumentParser(
+        prog="llmgine",
+        description="LLMgine: event-driven LLM engines from the command line.",
+        epilog="Run 'llmgine COMMAND --help' for the options of a command.",
+    )
+    parser.add_argument("--version", action="version", version=f"llmgine {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    epilog = "known providers: " + ", ".join(known_providers())
+
+    def add(
+        name: str, description: str, run: Callable[[argparse.Namespace], int]
+    ) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=description, description=description, epilog=epilog)
+        sub.set_defaults(run=run)
+        return sub
+
+    add_engine_options(add("chat", _CHAT, _chat), with_tools=True)
+    add_engine_options(add("ask", _ASK, _ask), with_tools=False)
+    add_arguments(add("consortium", DESCRIPTION, _consortium))
+    models = add("models", _MODELS, _models)
+    models.add_argument("--json", action="store_true", help="print the listing as JSON")
+    models.add_argument("--version", action="version", version=f"llmgine {__version__}")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the ``llmgine`` command (exits with the subcommand's code)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        sys.exit(2)
+    sys.exit(args.run(args))
+
+
+if __name__ == "__main__":
+    main()

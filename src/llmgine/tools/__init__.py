@@ -1,0 +1,33 @@
+"""Tools: functions a model can call, their schemas, formats and execution."""
+
+from llmgine.tools.definition import Tool, ToolOptions, tool
+from llmgine.tools.events import (
+    ToolApprovalCommand,
+    ToolCompiledEvent,
+    ToolExecuteResultEvent,
+    ToolRegisterEvent,
+)
+from llmgine.tools.formats import format_tool, provider_format, to_anthropic, to_openai
+from llmgine.tools.manager import ToolManager
+from llmgine.tools.result import ToolResult
+from llmgine.tools.schema import build_tool, validate_arguments
+from llmgine.tools.tool_call import ToolCall
+
+__all__ = [
+    "Tool",
+    "ToolApprovalCommand",
+    "ToolCall",
+    "ToolCompiledEvent",
+    "ToolExecuteResultEvent",
+    "ToolManager",
+    "ToolOptions",
+    "ToolRegisterEvent",
+    "ToolResult",
+    "build_tool",
+    "format_tool",
+    "provider_format",
+    "to_anthropic",
+    "to_openai",
+    "tool",
+    "validate_arguments",
+]

@@ -1,0 +1,295 @@
+"""The ToolManager: registers functions as tools, formats them, runs the model's calls."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Literal
+
+from llmgine.bus.bus import MessageBus
+from llmgine.errors import NoCommandHandlerError
+from llmgine.messages.trace import new_id
+from llmgine.tools.definition import Tool, tool_options
+from llmgine.tools.events import (
+    ToolApprovalCommand,
+    ToolCompiledEvent,
+    ToolExecuteResultEvent,
+    ToolRegisterEvent,
+)
+from llmgine.tools.execution import ArgumentsError, invoke, parse_arguments
+from llmgine.tools.formats import format_tool
+from llmgine.tools.loading import collect_tools
+from llmgine.tools.result import ToolResult, result_text
+from llmgine.tools.schema import build_tool
+from llmgine.tools.tool_call import ToolCall
+
+__all__ = ["ToolManager"]
+
+logger = logging.getLogger("llmgine.tools")
+
+_PREVIEW = 500
+
+
+class ToolManager:
+    """Turns functions into tools and runs the calls a model makes.
+
+    Args:
+        engine_id: The engine this manager serves (in its events).
+        session_id: The session its events and approval commands belong to.
+        llm_model_name: Target format: a provider (``"openai"``, ``"anthropic"``;
+            the seed's ``"claude"`` and ``"deepseek"`` work too) or a
+            ``"provider:model"`` string. Default: the OpenAI format.
+        show_exception_details: Give the model the text of exceptions raised
+            inside tools (False: only their type).
+        max_parallel_calls: Calls of one model turn that run at the same time.
+        max_calls_per_tool: Calls of one tool that run at the same time (a
+            tool's own ``max_concurrency`` wins).
+        default_timeout: Seconds a call may take when its tool sets none (None: no limit).
+        approve_when_unhandled: What happens to a ``requires_approval`` tool
+            when no handler for :class:`ToolApprovalCommand` is registered:
+            ``"deny"`` (default: the call is not run) or ``"allow"``.
+    """
+
+    def __init__(
+        self,
+        engine_id: str = "",
+        session_id: str = "ROOT",
+        llm_model_name: str | None = None,
+        *,
+        show_exception_details: bool = True,
+        max_parallel_calls: int = 8,
+        max_calls_per_tool: int = 4,
+        default_timeout: float | None = None,
+        approve_when_unhandled: Literal["deny", "allow"] = "deny",
+    ) -> None:
+        self.tool_manager_id = new_id()
+        self.engine_id = engine_id
+        self.session_id = session_id
+        self.llm_model_name = llm_model_name
+        self.show_exception_details = show_exception_details
+        self.max_parallel_calls = max(1, max_parallel_calls)
+        self.max_calls_per_tool = max(1, max_calls_per_tool)
+        self.default_timeout = default_timeout
+        self.approve_when_unhandled = approve_when_unhandled
+        self.message_bus = MessageBus()
+        self.tools: dict[str, Tool] = {}
+        self._tool_limits: dict[str, asyncio.Semaphore] = {}
+
+    # -- registration ---------------------------------------------------------
+
+    async def register_tool(self, function: Callable[..., Any]) -> Tool:
+        """Register ``function`` (``@tool``-decorated or plain) and return its :class:`Tool`.
+
+        Raises:
+            ToolDefinitionError: the function cannot be a tool (no description, ...).
+        """
+        built = build_tool(function, tool_options(function))
+        if built.name in self.tools:
+            logger.info("Tool %s registered again: the new function replaces the old", built.name)
+        self.tools[built.name] = built
+        self._tool_limits.pop(built.name, None)
+        await self.message_bus.publish(
+            ToolRegisterEvent(
+                tool_manager_id=self.tool_manager_id,
+                engine_id=self.engine_id,
+                session_id=self.session_id,
+                tool_info={
+                    "name": built.name,
+                    "description": built.description,
+                    "parameters": built.parameters,
+                },
+            )
+        )
+        return built
+
+    async def register_tools(self, *sources: Any) -> list[Tool]:
+        """Register many tools at once.
+
+        Each source may be a function, a list of functions, a module, a module
+        or package path (``"tools.weather"``), a ``.py`` file or a folder of
+        them; from modules, files and folders, the functions marked ``@tool``
+        are taken, in definition order.
+
+        Raises:
+            ToolDefinitionError: a source cannot be loaded or holds no tools.
+        """
+        registered = []
+        for function in collect_tools(sources):
+            registered.append(await self.register_tool(function))
+        return registered
+
+    def unregister_tool(self, name: str) -> bool:
+        """Forget the tool named ``name``; return whether there was one."""
+        self._tool_limits.pop(name, None)
+        return self.tools.pop(name, None) is not None
+
+    @property
+    def tool_names(self) -> list[str]:
+        """Names of the registered tools, in registration order."""
+        return list(self.tools)
+
+    async def get_tools(self, llm_model_name: str | None = None) -> list[dict[str, Any]]:
+        """The registered tools in the target model's format (and a ToolCompiledEvent)."""
+        target = llm_model_name or self.llm_model_name
+        compiled = [format_tool(tool, target) for tool in self.tools.values()]
+        await self.message_bus.publish(
+            ToolCompiledEvent(
+                tool_manager_id=self.tool_manager_id,
+                engine_id=self.engine_id,
+                session_id=self.session_id,
+                tool_compiled_list=compiled,
+            )
+        )
+        return compiled
+
+    # -- execution ------------------------------------------------------------
+
+    async def execute_tool_calls(self, tool_calls: Sequence[ToolCall]) -> list[ToolResult]:
+        """Run one model turn's calls; results come back in the order of the calls.
+
+        Calls run concurrently (at most ``max_parallel_calls`` at once, and per
+        tool at most its limit); a ``sequential`` tool's call runs alone,
+        after the calls before it and before the calls after it.
+        """
+        results: list[ToolResult | None] = [None] * len(tool_calls)
+        turn_limit = asyncio.Semaphore(self.max_parallel_calls)
+
+        async def run(index: int, call: ToolCall) -> None:
+            async with turn_limit:
+                results[index] = await self.execute_tool_call(call)
+
+        batch: list[tuple[int, ToolCall]] = []
+        for index, call in enumerate(tool_calls):
+            tool = self.tools.get(call.name)
+            if tool is not None and tool.options.sequential:
+                await _gather(run(i, c) for i, c in batch)
+                batch = []
+                await run(index, call)
+            else:
+                batch.append((index, call))
+        await _gather(run(i, c) for i, c in batch)
+        return [result for result in results if result is not None]
+
+    async def execute_tool_call(self, tool_call: ToolCall) -> ToolResult:
+        """Run one call and return its :class:`ToolResult`; never raises for a bad call.
+
+        Malformed JSON, an unknown tool, invalid arguments, a declined
+        approval, an exception in the tool or a timeout each give a result
+        with ``is_error=True`` and a message the model can act on.
+        """
+        started = time.monotonic()
+        tool = self.tools.get(tool_call.name)
+        arguments: Any = tool_call.arguments
+        if tool is None:
+            available = ", ".join(self.tools) or "none"
+            return await self._finish(
+                tool_call,
+                started,
+                arguments,
+                error=f"Error: there is no tool named {tool_call.name!r}. "
+                f"Available tools: {available}.",
+            )
+        try:
+            arguments = parse_arguments(tool, tool_call)
+        except ArgumentsError as exc:
+            return await self._finish(tool_call, started, arguments, error=str(exc))
+        if tool.options.requires_approval:
+            refusal = await self._ask_approval(tool, tool_call, arguments)
+            if refusal is not None:
+                return await self._finish(tool_call, started, arguments, error=refusal)
+        timeout = tool.options.timeout if tool.options.timeout is not None else self.default_timeout
+        try:
+            async with self._limit_for(tool):
+                value = await invoke(tool, arguments, timeout)
+        except TimeoutError:
+            return await self._finish(
+                tool_call,
+                started,
+                arguments,
+                error=f"Error: {tool.name} did not finish within {timeout:g} seconds.",
+            )
+        except Exception as exc:
+            logger.info("Tool %s raised %s: %s", tool.name, type(exc).__name__, exc)
+            detail = f": {exc}" if self.show_exception_details and str(exc) else ""
+            return await self._finish(
+                tool_call,
+                started,
+                arguments,
+                error=f"Error: {tool.name} failed with {type(exc).__name__}{detail}",
+            )
+        return await self._finish(tool_call, started, arguments, value=value)
+
+    def _limit_for(self, tool: Tool) -> asyncio.Semaphore:
+        limit = self._tool_limits.get(tool.name)
+        if limit is None:
+            limit = asyncio.Semaphore(tool.options.max_concurrency or self.max_calls_per_tool)
+            self._tool_limits[tool.name] = limit
+        return limit
+
+    async def _ask_approval(
+        self, tool: Tool, tool_call: ToolCall, arguments: dict[str, Any]
+    ) -> str | None:
+        """None when the call may run, else the text for the model."""
+        command = ToolApprovalCommand(
+            tool_name=tool.name,
+            arguments=arguments,
+            tool_call_id=tool_call.id,
+            description=tool.description,
+            session_id=self.session_id,
+        )
+        try:
+            outcome = await self.message_bus.execute(command)
+        except NoCommandHandlerError:
+            if self.approve_when_unhandled == "allow":
+                return None
+            return (
+                f"{tool.name} needs the user's approval and no one is there to give it, "
+                "so it was not run."
+            )
+        if outcome.success and outcome.result is True:
+            return None
+        reason = f" ({outcome.error})" if not outcome.success and outcome.error else ""
+        return f"The user declined to run {tool.name}{reason}; it was not run."
+
+    async def _finish(
+        self,
+        tool_call: ToolCall,
+        started: float,
+        arguments: Any,
+        *,
+        value: Any = None,
+        error: str | None = None,
+    ) -> ToolResult:
+        duration = time.monotonic() - started
+        content = error if error is not None else result_text(value)
+        result = ToolResult(
+            tool_call_id=tool_call.id,
+            name=tool_call.name,
+            content=content,
+            is_error=error is not None,
+            value=None if error is not None else value,
+            duration_s=duration,
+        )
+        await self.message_bus.publish(
+            ToolExecuteResultEvent(
+                tool_manager_id=self.tool_manager_id,
+                engine_id=self.engine_id,
+                session_id=self.session_id,
+                tool_name=tool_call.name,
+                tool_call_id=tool_call.id,
+                arguments=arguments,
+                success=error is None,
+                duration_s=duration,
+                result_preview=content[:_PREVIEW],
+                error=error,
+            )
+        )
+        return result
+
+
+async def _gather(coroutines: Iterable[Any]) -> None:
+    tasks = list(coroutines)
+    if tasks:
+        await asyncio.gather(*tasks)
