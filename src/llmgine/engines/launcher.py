@@ -149,6 +149,9 @@ def main(engine_type: type[Engine], description: str, argv: Sequence[str] | None
         code = asyncio.run(run(engine_type, args, prompt))
     except KeyboardInterrupt:
         code = 130
+    except LLMgineError as exc:  # e.g. the bus could not save its events at exit
+        print(f"error: {exc}", file=sys.stderr)
+        code = 1
     sys.exit(code)
 
 
