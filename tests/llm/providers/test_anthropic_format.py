@@ -508,3 +508,17 @@ def test_thinking_config(setting: Any, expected: dict[str, Any] | None) -> None:
 def test_thinking_config_refuses_what_it_cannot_send(setting: Any) -> None:
     with pytest.raises(ValueError, match="thinking"):
         thinking_config(setting)
+
+
+def test_unsigned_thinking_from_another_provider_is_not_sent() -> None:
+    _, messages = to_anthropic_messages(
+        [
+            {"role": "user", "content": "Hi"},
+            {
+                "role": "assistant",
+                "content": "Hello!",
+                "thinking_blocks": [{"type": "thinking", "thinking": "DeepSeek's reasoning"}],
+            },
+        ]
+    )
+    assert messages[1] == {"role": "assistant", "content": "Hello!"}

@@ -13,6 +13,7 @@ import pytest
 from fake_server import FakeProviderServer, Reply, json_reply
 from wire_fixtures import recorded, recorded_reply, recorded_stream
 
+from llmgine.bus.bus import MessageBus
 from llmgine.errors import (
     ConfigurationError,
     ProviderConnectionError,
@@ -20,6 +21,7 @@ from llmgine.errors import (
     ProviderServerError,
     ProviderTimeoutError,
 )
+from llmgine.llm.events import LLMResponseEvent, LLMStreamEvent
 from llmgine.llm.models import ProviderModel, get_model
 from llmgine.llm.providers.anthropic import DEFAULT_MAX_TOKENS
 from llmgine.llm.response import (
@@ -387,3 +389,18 @@ async def test_a_stream_cut_before_message_stop_is_a_response_error(
     fake_server.add(Reply(status=200, headers=reply.headers, chunks=reply.chunks[:-2]))
     with pytest.raises(ProviderResponseError, match="message_stop"):
         await collect(model_for(fake_server, "claude-sonnet-4-0"))
+
+
+async def test_thinking_is_in_the_stream_and_response_events(
+    fake_server: FakeProviderServer, bus: MessageBus
+) -> None:
+    fake_server.add(recorded_stream("anthropic_thinking_stream"))
+    streamed: list[LLMStreamEvent] = []
+    answered: list[LLMResponseEvent] = []
+    bus.register_event_handler(LLMStreamEvent, streamed.append)
+    bus.register_event_handler(LLMResponseEvent, answered.append)
+    response = (await collect(model_for(fake_server, "claude-sonnet-4-0"), thinking=1024))[-1]
+    thinking = "".join(event.thinking for event in streamed)
+    assert thinking == response.thinking
+    assert all(not (event.thinking and event.text) for event in streamed)
+    assert answered[-1].thinking == response.thinking

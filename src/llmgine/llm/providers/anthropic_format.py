@@ -193,7 +193,11 @@ def _tool_use_blocks(tool_calls: Any) -> list[dict[str, Any]]:
 
 
 def _thinking_blocks(blocks: Any) -> list[dict[str, Any]]:
-    """The ``thinking`` / ``redacted_thinking`` blocks of an assistant message, as they were."""
+    """The ``thinking`` / ``redacted_thinking`` blocks of an assistant message, as they were.
+
+    A thinking block without a signature came from another provider
+    (DeepSeek's reasoning, say): Anthropic cannot verify it, so it is left out.
+    """
     if not blocks:
         return []
     out = []
@@ -205,6 +209,8 @@ def _thinking_blocks(blocks: Any) -> list[dict[str, Any]]:
             "redacted_thinking",
         ):
             raise ValueError(f"thinking_blocks holds {block!r}, not a thinking block")
+        if block["type"] == "thinking" and block.get("signature") is None:
+            continue
         out.append(dict(block))
     return out
 
@@ -243,7 +249,8 @@ def to_anthropic_messages(
       sources), PDF ``file`` parts as documents; Anthropic-native blocks pass
       through;
     * assistant ``thinking_blocks`` (thinking with its signature, redacted
-      thinking with its data) come first in the turn, unchanged;
+      thinking with its data) come first in the turn, unchanged; unsigned
+      thinking (another provider's reasoning) is left out;
     * assistant ``tool_calls`` become ``tool_use`` blocks with the parsed
       arguments as ``input`` (arguments that are not a JSON object are sent as
       ``{"_raw_arguments": "<text>"}``);
