@@ -94,6 +94,21 @@ async def test_a_stream_cut_before_its_finish_reason_is_a_response_error(
     assert len(fake_server.received) == 1  # text was shown: not retried
 
 
+async def test_a_complete_stream_without_a_finish_reason_is_accepted(
+    fake_server: FakeProviderServer,
+) -> None:
+    # Some compatible servers leave finish_reason out; their usage chunk still ends the answer.
+    events = recorded_events("openai_text_stream")
+    without_finish = [event for event in events if b'"finish_reason":"stop"' not in event]
+    assert len(without_finish) == len(events) - 1
+    fake_server.add(
+        Reply(status=200, headers={"content-type": "text/event-stream"}, chunks=without_finish)
+    )
+    chunks = [c async for c in model_for(fake_server).stream("Capital of the UK?")]
+    assert chunks[-1].content == "The capital of the UK is London."
+    assert chunks[-1].finish_reason is None and chunks[-1].usage.total_tokens == 87
+
+
 async def test_a_stream_cut_mid_event_is_a_response_error(fake_server: FakeProviderServer) -> None:
     events = recorded_events("openai_text_stream")
     half = events[8][: len(events[8]) // 2]  # half of the " London" event, no blank line

@@ -207,7 +207,7 @@ class OpenAIProvider(SDKProvider):
             ProviderTimeoutError: the stream stalled longer than the read timeout.
             ProviderConnectionError: the connection dropped mid-stream.
             ProviderResponseError: the stream ended without a ``finish_reason``
-                (cut short), or an event could not be read.
+                or a usage chunk (cut short), or an event could not be read.
         """
         params = self._params(request)
         params["stream"] = True
@@ -215,7 +215,7 @@ class OpenAIProvider(SDKProvider):
         text: list[str] = []
         reasoning: list[str] = []
         calls: dict[int, dict[str, str]] = {}
-        usage = Usage()
+        usage: Usage | None = None
         finish_reason: str | None = None
         model = request.model
         received = 0
@@ -267,7 +267,8 @@ class OpenAIProvider(SDKProvider):
                 provider=self.name,
                 model=request.model,
             ) from exc
-        if finish_reason is None:
+        # Complete streams end with a finish_reason (and, asked for, a usage chunk).
+        if finish_reason is None and usage is None:
             raise ProviderResponseError(
                 f"the stream ended before the answer was complete (no finish_reason after "
                 f"{received} events)",
@@ -281,7 +282,7 @@ class OpenAIProvider(SDKProvider):
                 for _, entry in sorted(calls.items())
             ],
             finish_reason=finish_reason,
-            usage=usage,
+            usage=usage or Usage(),
             model=model,
             provider=self.name,
             thinking_blocks=[ThinkingPart("".join(reasoning))] if reasoning else [],

@@ -21,6 +21,7 @@ from rich.text import Text
 
 from llmgine.ui.cli._util import accepts_arguments, call_maybe_async, one_line
 from llmgine.ui.cli.input_session import KEY_HINT
+from llmgine.ui.cli.live import thinking_view
 
 if TYPE_CHECKING:
     from llmgine.ui.cli.cli import EngineCLI
@@ -200,8 +201,6 @@ class BuiltinCommands:
             return
         self.cli.print_info("Thinking is shown from now on.")
         if display.thinking.strip():
-            from llmgine.ui.cli.live import thinking_view
-
             self.cli.render(thinking_view(display.thinking, expanded=True))
 
     def exit(self) -> None:
