@@ -2,6 +2,8 @@ import json
 import logging
 from pathlib import Path
 
+import pytest
+
 from llmgine import (
     ApplicationBootstrap,
     ApplicationConfig,
@@ -12,6 +14,7 @@ from llmgine import (
     FileEventHandler,
     MessageBus,
 )
+from llmgine.errors import ConfigurationError
 from llmgine.observability import LogLevel
 
 
@@ -107,3 +110,18 @@ async def test_hooks_run_during_bootstrap(fresh_bus: MessageBus, tmp_path: Path)
     await app.bootstrap()
     assert (await fresh_bus.execute(BootPing())).result == "from hook"
     await app.shutdown()
+
+
+async def test_shutdown_with_an_unusable_data_dir_still_closes_the_handlers(
+    fresh_bus: MessageBus, tmp_path: Path
+) -> None:
+    (tmp_path / "data").write_text("a file where the data directory should be")
+    app = ApplicationBootstrap(_config(tmp_path))
+    await app.bootstrap()
+    await fresh_bus.publish(BootPinged(text="seen"))
+    fresh_bus.publish_nowait(BootPinged(text="queued"))
+    with pytest.raises(ConfigurationError, match="1 undelivered bus event"):
+        await app.shutdown()
+    assert fresh_bus.observability_handlers == []
+    (log_file,) = (tmp_path / "logs").glob("events_*.jsonl")
+    assert '"text":"seen"' in log_file.read_text()  # flushed before the error

@@ -27,7 +27,15 @@ from llmgine.errors import (
 )
 from llmgine.llm.events import LLMCallEvent, LLMResponseEvent, LLMStreamEvent
 from llmgine.llm.models import Model, ProviderModel, Providers, get_model
-from llmgine.llm.response import LLMResponse, TextDelta, ToolCallDelta, Usage
+from llmgine.llm.response import (
+    LLMResponse,
+    RedactedThinkingPart,
+    TextDelta,
+    ThinkingDelta,
+    ThinkingPart,
+    ToolCallDelta,
+    Usage,
+)
 from llmgine.llm.retry import RetryPolicy
 from llmgine.messages import (
     GLOBAL,
@@ -81,8 +89,11 @@ __all__ = [
     "Model",
     "ProviderModel",
     "Providers",
+    "RedactedThinkingPart",
     "RetryPolicy",
     "TextDelta",
+    "ThinkingDelta",
+    "ThinkingPart",
     "ToolApprovalCommand",
     "ToolCall",
     "ToolManager",

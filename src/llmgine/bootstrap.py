@@ -108,11 +108,18 @@ class ApplicationBootstrap(Generic[TConfig]):
         logger.debug("Application %r bootstrapped", self.config.name)
 
     async def shutdown(self) -> None:
-        """Stop the bus (saving pending events) and close this bootstrap's handlers."""
-        await self.message_bus.stop()
-        for handler in self.observability_handlers:
-            self.message_bus.unregister_observability_handler(handler)
-            handler.close()
+        """Stop the bus (saving pending events) and close this bootstrap's handlers.
+
+        Raises:
+            ConfigurationError: the bus could not save its pending events (the
+                handlers are closed all the same).
+        """
+        try:
+            await self.message_bus.stop()
+        finally:
+            for handler in self.observability_handlers:
+                self.message_bus.unregister_observability_handler(handler)
+                handler.close()
         self.observability_handlers.clear()
         logger.debug("Application %r shut down", self.config.name)
 

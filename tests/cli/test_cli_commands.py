@@ -192,3 +192,35 @@ async def test_empty_input_does_nothing(cli: EngineCLI, engine: EchoEngine, cons
     assert await cli.handle_input("   \n") is None
     assert engine.prompts == []
     assert output_of(console) == ""
+
+
+async def test_thinking_is_dim_and_collapsed_until_thinking_is_toggled(
+    fresh_bus: MessageBus, make_cli: MakeCLI, console: Console
+):
+    from llmgine.engines.tool_chat_engine import ToolChatEngine
+    from llmgine.llm.response import ThinkingDelta
+    from llmgine.testing import FunctionModel
+
+    def stream_fn(messages: list[dict[str, object]], info: object) -> list[object]:
+        return [ThinkingDelta("The user greets me warmly."), "Hello there!"]
+
+    engine = ToolChatEngine("s1", model=FunctionModel(stream_fn=stream_fn), stream=True)
+    cli = make_cli()
+    cli.register_engine(engine)
+    cli.register_engine_command(engine.command_type, engine.handle_command)
+
+    await cli.run_once("hi")
+    out = output_of(console)
+    assert "▸ thought for 5 words (/thinking to show)" in out
+    assert "greets me warmly" not in out
+    assert out.index("thought for") < out.index("Hello there!")
+
+    await cli.handle_input("/thinking")
+    out = output_of(console)
+    assert "Thinking is shown from now on." in out
+    assert "The user greets me warmly." in out  # the last turn's thinking
+
+    await cli.run_once("again")
+    assert output_of(console).count("The user greets me warmly.") == 2
+    await cli.handle_input("/thinking")
+    assert "Thinking is collapsed to one line." in output_of(console)

@@ -171,3 +171,35 @@ def test_turn_display_on_a_terminal_is_transient() -> None:
     display.finish()
     assert not display.active
     assert "streamed" in output_of(console)
+
+
+def test_turn_display_shows_thinking_collapsed_then_the_answer() -> None:
+    console = make_console()
+    display = TurnDisplay(console)
+    display.start_turn()
+    display.add_thinking("Short ")
+    display.add_thinking("thought.")
+    display.add_text("The answer")
+    display.finish()
+    out = output_of(console)
+    assert "▸ thought for 2 words" in out and "Short thought." not in out
+    assert out.index("thought for") < out.index("The answer")
+    assert display.thinking == "Short thought."
+    display.show_thinking = True
+    display.start_turn()
+    assert display.thinking == ""
+    display.add_thinking("Long thought.")
+    display.finish()
+    assert "▾ thinking" in output_of(console) and "Long thought." in output_of(console)
+
+
+def test_thinking_view_is_dim() -> None:
+    from llmgine.cli.live import thinking_view
+
+    collapsed = thinking_view("a b c", expanded=False)
+    assert "dim" in str(collapsed.style)
+    streaming = thinking_view("one two three", expanded=False, streaming=True)
+    assert streaming.plain == "▸ thinking… (3 words) one two three"
+    expanded = thinking_view("all of it", expanded=True)
+    assert expanded.plain == "▾ thinking\nall of it"
+    assert all("dim" in str(span.style) for span in expanded.spans)

@@ -62,7 +62,7 @@ def test_version_everywhere(args: list[str], tmp_path: Path) -> None:
     [
         ("chat", "llmgine.engines.tool_chat_engine"),
         ("ask", "llmgine.engines.single_pass_engine"),
-        ("consortium", "llmgine.engines.consortium_engine"),
+        ("consortium", "llmgine.cli.consortium"),
     ],
 )
 def test_subcommands_take_the_launchers_options(

@@ -7,7 +7,8 @@ from llmgine.context import (
     InMemoryContextManager,
     SimpleChatHistory,
 )
-from llmgine.llm.response import LLMResponse
+from llmgine.context.memory import estimate_tokens
+from llmgine.llm.response import LLMResponse, RedactedThinkingPart, ThinkingPart
 from llmgine.tools import ToolCall
 
 
@@ -111,3 +112,23 @@ def test_token_budget() -> None:
     assert kept[-1]["content"].startswith("message number 19")
     history.max_tokens = 1  # the newest message is always kept
     assert len(history.messages()) == 1
+
+
+async def test_thinking_blocks_are_kept_and_counted(bus: MessageBus) -> None:
+    response = LLMResponse(
+        content=None,
+        tool_calls=[ToolCall("c1", "get_weather", '{"city": "Oslo"}')],
+        thinking_blocks=[ThinkingPart("x" * 400, "sig"), RedactedThinkingPart("opaque")],
+    )
+    history = InMemoryContextManager(max_tokens=None)
+    await history.store_assistant_message(response)
+    history.store_tool_call_result("c1", "get_weather", "17 C")
+    stored = history.messages()[0]
+    assert stored["thinking_blocks"] == [
+        {"type": "thinking", "thinking": "x" * 400, "signature": "sig"},
+        {"type": "redacted_thinking", "data": "opaque"},
+    ]
+    # The blocks are sent back with the turn, so they count against the budget.
+    without = dict(stored)
+    del without["thinking_blocks"]
+    assert estimate_tokens(stored) >= estimate_tokens(without) + 100

@@ -9,13 +9,14 @@ from llmgine.bus.bus import MessageBus
 from llmgine.engines import (
     EngineStatusEvent,
     EngineTextDeltaEvent,
+    EngineThinkingDeltaEvent,
     EngineToolResultEvent,
     ToolChatEngine,
     ToolChatEngineCommand,
     use_tool_chat_engine,
 )
 from llmgine.errors import EngineError, ProviderAuthError
-from llmgine.llm.response import LLMResponse, Usage
+from llmgine.llm.response import LLMResponse, ThinkingDelta, ThinkingPart, ToolCallDelta, Usage
 from llmgine.testing import FunctionModel, ScriptedModel, TestModel
 from llmgine.tools import ToolCall, tool
 
@@ -177,3 +178,44 @@ async def test_set_model_system_prompt_and_clear(bus: MessageBus) -> None:
     engine.clear_context()
     assert engine.context.chat_history == []
     assert "get_weather" not in engine.tool_names
+
+
+async def test_thinking_is_published_apart_and_kept_in_the_context(bus: MessageBus) -> None:
+    def stream_fn(messages: list[dict[str, Any]], info: Any) -> list[Any]:
+        if messages[-1]["role"] == "user":
+            return [
+                ThinkingDelta("Weather first. "),
+                ThinkingDelta("Then answer."),
+                ToolCallDelta(0, id="c1", name="get_weather", arguments='{"city": "Oslo"}'),
+            ]
+        return ["Oslo: 17 C."]
+
+    engine = ToolChatEngine(
+        "s1", model=FunctionModel(stream_fn=stream_fn), tools=[get_weather], stream=True
+    )
+    thoughts: list[str] = []
+    texts: list[str] = []
+    bus.register_event_handler(EngineThinkingDeltaEvent, lambda e: thoughts.append(e.text), "s1")
+    bus.register_event_handler(EngineTextDeltaEvent, lambda e: texts.append(e.text), "s1")
+    result = await engine.execute("Weather in Oslo?")
+    assert result.success and result.result == "Oslo: 17 C."
+    assert thoughts == ["Weather first. ", "Then answer."]
+    assert "".join(texts) == "Oslo: 17 C."  # thinking never mixed into the answer
+    calling = engine.context.chat_history[1]
+    assert calling["tool_calls"][0]["function"]["name"] == "get_weather"
+    assert calling["thinking_blocks"] == [
+        {"type": "thinking", "thinking": "Weather first. Then answer."}
+    ]
+
+
+async def test_without_streaming_the_thinking_is_published_once(bus: MessageBus) -> None:
+    answer = priced("Done.")
+    answer.thinking_blocks = [ThinkingPart("I know this.", "sig")]
+    engine = ToolChatEngine("s1", model=ScriptedModel([answer]))
+    thoughts: list[str] = []
+    bus.register_event_handler(EngineThinkingDeltaEvent, lambda e: thoughts.append(e.text), "s1")
+    assert (await engine.execute("Hi")).result == "Done."
+    assert thoughts == ["I know this."]
+    assert engine.context.chat_history[-1]["thinking_blocks"] == [
+        {"type": "thinking", "thinking": "I know this.", "signature": "sig"}
+    ]

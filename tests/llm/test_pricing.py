@@ -1,6 +1,6 @@
 import pytest
 
-from llmgine.llm.pricing import cost_usd, price_for
+from llmgine.llm.pricing import Price, cost_usd, price_for
 from llmgine.llm.response import Usage
 
 
@@ -25,7 +25,46 @@ def test_cost_counts_cached_input_at_its_own_rate() -> None:
 
 
 def test_usage_adds_up() -> None:
-    total = Usage(1, 2, 0, 0) + Usage(10, 20, 3, 4)
+    total = Usage(1, 2, 0, 0) + Usage(10, 20, 3, 4, cache_write_tokens=5, cache_write_1h_tokens=2)
     assert total == Usage(
-        prompt_tokens=11, completion_tokens=22, reasoning_tokens=3, cached_tokens=4, total_tokens=33
+        prompt_tokens=11,
+        completion_tokens=22,
+        reasoning_tokens=3,
+        cached_tokens=4,
+        total_tokens=33,
+        cache_write_tokens=5,
+        cache_write_1h_tokens=2,
+    )
+    assert total.cache_write_5m_tokens == 3 and total.cache_read_tokens == 4
+
+
+def test_cache_writes_are_billed_at_the_write_rates() -> None:
+    # 1M prompt tokens: 200k fresh, 300k cache reads, 500k cache writes of which 100k for 1h.
+    usage = Usage(
+        prompt_tokens=1_000_000,
+        cached_tokens=300_000,
+        cache_write_tokens=500_000,
+        cache_write_1h_tokens=100_000,
+        completion_tokens=10_000,
+    )
+    price = price_for("anthropic", "claude-haiku-4-5")
+    assert price is not None
+    assert price.cache_write_rate == pytest.approx(1.25) and price.cache_write_1h_rate == 2.0
+    expected = 200_000 * 1.00 + 300_000 * 0.10 + 400_000 * 1.25 + 100_000 * 2.00 + 10_000 * 5.00
+    assert cost_usd("anthropic", "claude-haiku-4-5", usage) == pytest.approx(expected / 1e6)
+
+
+def test_counts_beyond_the_prompt_are_capped() -> None:
+    usage = Usage(prompt_tokens=100, cached_tokens=80, cache_write_tokens=80)
+    # 80 reads, then only 20 tokens are left to be writes; none are fresh.
+    expected = 80 * 0.10 + 20 * 1.25
+    assert cost_usd("anthropic", "claude-haiku-4-5", usage) == pytest.approx(expected / 1e6)
+
+
+def test_an_entry_may_name_its_own_write_rates() -> None:
+    price = Price(input=1.0, output=2.0, cache_write=1.1, cache_write_1h=1.7)
+    assert (price.cache_write_rate, price.cache_write_1h_rate, price.cache_read_rate) == (
+        1.1,
+        1.7,
+        1.0,
     )

@@ -266,3 +266,46 @@ def test_integers_beyond_64_bits_still_reach_the_log(tmp_path: Path) -> None:
     handler.close()
     (line,) = (tmp_path / "huge.jsonl").read_text().splitlines()
     assert json.loads(line)["value"] == 2**70
+
+
+# -- secrets as dict keys ------------------------------------------------------------
+
+
+def test_a_credential_used_as_a_dict_key_is_masked(redactor: Redactor) -> None:
+    data = {OPENAI_KEY: "alice", "team": {ANTHROPIC_KEY: ["bob"]}, "plain": 1}
+    assert redactor.needs_redaction(data)
+    redacted = redactor.redact(data)
+    assert redacted == {MASK: "alice", "team": {MASK: ["bob"]}, "plain": 1}
+    assert OPENAI_KEY not in json.dumps(redacted) and ANTHROPIC_KEY not in json.dumps(redacted)
+
+
+def test_keys_that_mask_alike_keep_every_value(redactor: Redactor) -> None:
+    other = "sk-" + "An0therFakeKeyValue" * 2
+    redacted = redactor.redact({OPENAI_KEY: 1, "***": 0, other: 2, "after": 3})
+    assert redacted == {MASK: 1, f"{MASK}#2": 0, f"{MASK}#3": 2, "after": 3}
+    assert list(redacted) == [MASK, f"{MASK}#2", f"{MASK}#3", "after"]
+
+
+class KeyOwners(Event):
+    owners: dict[str, str] = field(default_factory=dict)
+    nested: list[dict[str, Any]] = field(default_factory=list)
+
+
+async def test_a_secret_dict_key_never_reaches_the_jsonl_log(
+    fresh_bus: MessageBus, tmp_path: Path
+) -> None:
+    handler = FileEventHandler(tmp_path, "events.jsonl")
+    fresh_bus.register_observability_handler(handler)
+    try:
+        await fresh_bus.publish(
+            KeyOwners(owners={OPENAI_KEY: "owner"}, nested=[{GOOGLE_KEY: {"uses": 3}}])
+        )
+        handler.flush()
+    finally:
+        fresh_bus.unregister_observability_handler(handler)
+        handler.close()
+    text = (tmp_path / "events.jsonl").read_text()
+    assert OPENAI_KEY not in text and GOOGLE_KEY not in text
+    line = json.loads(text)
+    assert line["owners"] == {MASK: "owner"}
+    assert line["nested"] == [{MASK: {"uses": 3}}]

@@ -19,7 +19,14 @@ from llmgine.errors import (
     StructuredOutputError,
 )
 from llmgine.llm.events import LLMCallEvent, LLMResponseEvent, LLMStreamEvent
-from llmgine.llm.response import LLMResponse, TextDelta, ToolCallDelta, Usage
+from llmgine.llm.response import (
+    LLMResponse,
+    TextDelta,
+    ThinkingDelta,
+    ThinkingPart,
+    ToolCallDelta,
+    Usage,
+)
 from llmgine.llm.retry import NO_RETRY, RetryPolicy
 from llmgine.testing import (
     CallInfo,
@@ -633,3 +640,18 @@ def test_test_model_is_not_collected_by_pytest() -> None:
     assert TestModel.__test__ is False
     assert repr(TestModel()) == "TestModel('test')"
     assert repr(TestModel(name="fast")) == "TestModel('test:fast')"
+
+
+async def test_a_scripted_answer_with_thinking_streams_it_first(bus: MessageBus) -> None:
+    answer = LLMResponse(content="Hi!", thinking_blocks=[ThinkingPart("A greeting.", "sig")])
+    chunks = [chunk async for chunk in ScriptedModel([answer]).stream("Hello")]
+    assert [type(c).__name__ for c in chunks] == ["ThinkingDelta", "TextDelta", "LLMResponse"]
+    assert chunks[0] == ThinkingDelta("A greeting.")
+    assert chunks[-1].thinking_blocks == [ThinkingPart("A greeting.", "sig")]
+
+
+async def test_a_function_model_streams_thinking_deltas(bus: MessageBus) -> None:
+    model = FunctionModel(stream_fn=lambda messages, info: [ThinkingDelta("Hm."), "Yes."])
+    chunks = [chunk async for chunk in model.stream("Well?")]
+    assert chunks[0] == ThinkingDelta("Hm.")
+    assert chunks[-1].content == "Yes." and chunks[-1].thinking == "Hm."

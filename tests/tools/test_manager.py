@@ -336,3 +336,50 @@ async def test_a_module_without_tools_is_an_error(bus: MessageBus) -> None:
 
     with pytest.raises(ToolDefinitionError, match="no @tool functions"):
         await ToolManager("e", "s").register_tools(json)
+
+
+# -- secrets ------------------------------------------------------------------------
+
+# Built from pieces so no scanner mistakes it for a real key.
+FAKE_KEY = "sk-proj-" + "FakeToolSecret" * 3
+
+
+def leaky_fetch(url: str) -> str:
+    """Fetch a page.
+
+    Args:
+        url: The page.
+    """
+    raise PermissionError(f"401 from {url} with Authorization: Bearer {FAKE_KEY}")
+
+
+def config_dump() -> str:
+    """The service configuration."""
+    return f"endpoint=https://api.example.com key={FAKE_KEY}"
+
+
+async def test_a_tools_exception_text_is_masked_before_it_leaves(
+    bus: MessageBus, caplog: pytest.LogCaptureFixture
+) -> None:
+    manager = ToolManager("e", "s")
+    await manager.register_tool(leaky_fetch)
+    events: list[ToolExecuteResultEvent] = []
+    bus.register_event_handler(ToolExecuteResultEvent, events.append, "s")
+    with caplog.at_level("INFO", logger="llmgine.tools"):
+        result = await manager.execute_tool_call(call("leaky_fetch", '{"url": "https://x.io"}'))
+    assert result.is_error
+    assert FAKE_KEY not in result.content
+    assert result.content.startswith("Error: leaky_fetch failed with PermissionError: 401 from")
+    assert "***" in result.content
+    assert all(FAKE_KEY not in (event.error or "") + event.result_preview for event in events)
+    assert "leaky_fetch raised PermissionError" in caplog.text
+    assert FAKE_KEY not in caplog.text
+
+
+async def test_a_result_holding_a_secret_is_masked_for_the_model(bus: MessageBus) -> None:
+    manager = ToolManager("e", "s")
+    await manager.register_tool(config_dump)
+    result = await manager.execute_tool_call(call("config_dump", "{}"))
+    assert not result.is_error
+    assert result.content == "endpoint=https://api.example.com key=***"
+    assert result.value == config_dump()  # the program still gets what the tool returned

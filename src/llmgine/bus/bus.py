@@ -30,7 +30,7 @@ from llmgine.bus.persistence import default_data_dir, load_pending, save_pending
 from llmgine.bus.registry import Handler, HandlerRegistry, handler_name, is_async_callable
 from llmgine.bus.scheduler import Scheduler
 from llmgine.bus.session import BusSession
-from llmgine.errors import NoCommandHandlerError
+from llmgine.errors import ConfigurationError, NoCommandHandlerError
 from llmgine.messages.base import ROOT
 from llmgine.messages.commands import Command, CommandResult
 from llmgine.messages.events import (
@@ -161,6 +161,13 @@ class MessageBus:
         Args:
             persist: Save undelivered events to the data directory (``reset()``
                 passes False to drop them).
+
+        Raises:
+            ConfigurationError: the events could not be saved (the data
+                directory is not a writable directory). Every observer is
+                flushed first, and the events stay in memory, queued and
+                scheduled as they were: a later ``start()`` delivers them, a
+                later ``stop()`` tries to save them again.
         """
         self._ensure_loop()
         self._stopping = True
@@ -184,11 +191,14 @@ class MessageBus:
             if event is not _BARRIER:
                 undelivered.append(event)
         undelivered.extend(self.pending_scheduled)
-        self._queue.clear()
-        self._scheduler.clear()
+        unsaved: ConfigurationError | None = None
         if persist and undelivered:
-            path = save_pending(self._data_dir(), undelivered)
-            logger.info("Saved %d undelivered bus events to %s", len(undelivered), path)
+            unsaved = self._save_undelivered(undelivered)
+        if unsaved is None:
+            self._queue.clear()
+            self._scheduler.clear()
+        else:  # kept: the waiters are answered, the events stay
+            self._queue = deque((event, None) for event, _ in self._queue if event is not _BARRIER)
         for observer, _ in self._observers:
             try:
                 observer.flush()
@@ -196,6 +206,27 @@ class MessageBus:
                 logger.warning("Observability handler %r failed to flush: %s", observer, exc)
         self._stopping = False
         logger.debug("MessageBus stopped")
+        if unsaved is not None:
+            raise unsaved from unsaved.__cause__
+
+    def _save_undelivered(self, undelivered: list[Event]) -> ConfigurationError | None:
+        """Save ``undelivered``; the error to raise (after flushing) when that fails."""
+        data_dir = self._data_dir()
+        try:
+            path = save_pending(data_dir, undelivered)
+        except Exception as exc:
+            count = len(undelivered)
+            error = ConfigurationError(
+                f"could not save {count} undelivered bus event{'s' if count != 1 else ''} "
+                f"to the data directory {data_dir} ({type(exc).__name__}: {exc}). They are "
+                "kept in memory: the next start() delivers them, the next stop() saves them "
+                "again. Point bus.data_dir (or LLMGINE_DATA_DIR) at a writable directory."
+            )
+            error.__cause__ = exc
+            logger.warning("%s", error)
+            return error
+        logger.info("Saved %d undelivered bus events to %s", len(undelivered), path)
+        return None
 
     async def reset(self) -> None:
         """Stop without saving and return to a fresh state (handlers, errors, settings)."""

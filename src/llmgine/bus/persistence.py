@@ -5,7 +5,8 @@ still queued, to ``<data_dir>/pending_events.jsonl`` (one JSON object per line,
 written to a temporary file and renamed, so a crash never leaves half a file).
 ``start()`` reads it back and removes it. A file that cannot be read, or lines
 that cannot be rebuilt, are reported with a warning and the file is moved
-aside (``*.corrupt-<time>``) so nothing is lost; the bus starts anyway.
+aside (``*.corrupt-<time>``, ``-2``, ``-3``... when that name is taken: a kept
+file is never overwritten) so nothing is lost; the bus starts anyway.
 """
 
 from __future__ import annotations
@@ -63,13 +64,34 @@ def save_pending(data_dir: Path, events: Iterable[Event]) -> Path | None:
     return path
 
 
+_MAX_KEPT_PER_SECOND = 1000
+
+
 def _move_aside(path: Path) -> Path | None:
-    target = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
-    try:
-        os.replace(path, target)
-    except OSError:
-        return None
-    return target
+    """Move ``path`` to an unused ``<name>.corrupt-<time>[-N]``; None if it cannot be moved.
+
+    The new name is claimed first (created exclusively), so two files moved
+    aside in the same second, by this process or another, never overwrite
+    each other.
+    """
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for number in range(1, _MAX_KEPT_PER_SECOND + 1):
+        suffix = "" if number == 1 else f"-{number}"
+        target = path.with_name(f"{path.name}.corrupt-{stamp}{suffix}")
+        try:
+            fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileExistsError:
+            continue
+        except OSError:
+            return None
+        os.close(fd)
+        try:
+            os.replace(path, target)  # onto the empty file claimed above
+        except OSError:
+            target.unlink(missing_ok=True)
+            return None
+        return target
+    return None
 
 
 def load_pending(data_dir: Path) -> list[Event]:

@@ -54,7 +54,12 @@ from llmgine.cli.interrupt import SigintHandler
 from llmgine.cli.live import TurnDisplay
 from llmgine.cli.prompt_router import PromptRouter
 from llmgine.cli.prompts import YesNoPrompt
-from llmgine.engines.messages import EngineStatusEvent, EngineTextDeltaEvent, EngineToolResultEvent
+from llmgine.engines.messages import (
+    EngineStatusEvent,
+    EngineTextDeltaEvent,
+    EngineThinkingDeltaEvent,
+    EngineToolResultEvent,
+)
 from llmgine.errors import ConfigurationError, HandlerRegistrationError
 from llmgine.messages.base import ROOT
 from llmgine.messages.commands import Command, CommandResult
@@ -67,7 +72,8 @@ __all__ = ["EngineCLI"]
 class EngineCLI:
     """An interactive chat with an engine, in the terminal.
 
-    Out of the box it streams ``EngineTextDeltaEvent`` text, shows
+    Out of the box it streams ``EngineTextDeltaEvent`` text (and
+    ``EngineThinkingDeltaEvent`` thinking, dimmed and collapsed), shows
     ``EngineToolResultEvent`` as a :class:`ToolComponent`, drives the spinner
     with ``EngineStatusEvent`` (and subclasses) and answers
     ``ToolApprovalCommand`` with a :class:`YesNoPrompt`; every one of these can
@@ -112,6 +118,9 @@ class EngineCLI:
         self._exit_requested = False
         self.register_loading_event(EngineStatusEvent)
         self.register_text_stream_event(EngineTextDeltaEvent)
+        self.bus.register_event_handler(
+            EngineThinkingDeltaEvent, self._on_thinking, self.session_id
+        )
         self.register_component_event(EngineToolResultEvent, ToolComponent)
         try:
             self.register_prompt_command(ToolApprovalCommand, YesNoPrompt)
@@ -257,6 +266,10 @@ class EngineCLI:
     def _on_text(self, event: Event, _: Any) -> None:
         if self.turn_running:
             self.display.add_text(str(getattr(event, "text", "") or ""))
+
+    def _on_thinking(self, event: EngineThinkingDeltaEvent) -> None:
+        if self.turn_running:
+            self.display.add_thinking(event.text)
 
     def _on_component(self, event: Event, component: Callable[..., Any]) -> None:
         self.render(component(event))

@@ -21,6 +21,7 @@ from rich.text import Text
 
 from llmgine.cli._util import accepts_arguments, call_maybe_async, one_line
 from llmgine.cli.input_session import KEY_HINT
+from llmgine.cli.live import thinking_view
 
 if TYPE_CHECKING:
     from llmgine.cli.cli import EngineCLI
@@ -133,6 +134,7 @@ class BuiltinCommands:
         commands.register(
             "cost", self.cost, "tokens used and cost of this session", lambda: has("usage")
         )
+        commands.register("thinking", self.thinking, "show the model's thinking, or collapse it")
         commands.register("exit", self.exit, "quit (also Ctrl-D)")
         commands.register("quit", self.exit, "quit (same as /exit)")
 
@@ -229,6 +231,17 @@ class BuiltinCommands:
         if turn is not None and getattr(turn, "total_tokens", 0):
             turn_cost = _dollars(getattr(usage, "turn_cost_usd", None))
             self.cli.print_info(f"Last turn: {_tokens(turn)}, cost {turn_cost}")
+
+    def thinking(self) -> None:
+        """Toggle between showing the model's thinking and collapsing it to one line."""
+        display = self.cli.display
+        display.show_thinking = not display.show_thinking
+        if not display.show_thinking:
+            self.cli.print_info("Thinking is collapsed to one line.")
+            return
+        self.cli.print_info("Thinking is shown from now on.")
+        if display.thinking.strip():
+            self.cli.render(thinking_view(display.thinking, expanded=True))
 
     def exit(self) -> None:
         """Quit the CLI."""

@@ -1,10 +1,10 @@
 r"""The consortium from the command line: ``llmgine consortium``.
 
-Also ``python -m llmgine.engines.consortium_engine``.
+Also ``python -m llmgine.cli.consortium``.
 
 Several models answer each prompt in parallel and a strategy combines them::
 
-    python -m llmgine.engines.consortium_engine \
+    python -m llmgine.cli.consortium \
         --member openai:gpt-4.1-mini --member anthropic:claude-haiku-4-5 \
         --arbiter openai:gpt-4.1 --strategy arbiter --prompt "Is P = NP?"
 
@@ -241,7 +241,7 @@ DESCRIPTION = (
 
 
 def build_parser(
-    prog: str = "python -m llmgine.engines.consortium_engine",
+    prog: str = "python -m llmgine.cli.consortium",
 ) -> argparse.ArgumentParser:
     """The consortium's command line."""
     parser = argparse.ArgumentParser(
@@ -443,6 +443,9 @@ def run_command(args: argparse.Namespace) -> int:
         return asyncio.run(run(args, prompt))
     except KeyboardInterrupt:
         return 130
+    except LLMgineError as exc:  # e.g. the bus could not save its events at exit
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> None:

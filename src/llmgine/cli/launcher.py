@@ -257,6 +257,9 @@ def run_command(engine_type: type[Engine], args: argparse.Namespace) -> int:
         return asyncio.run(run(engine_type, args, prompt))
     except KeyboardInterrupt:
         return 130
+    except LLMgineError as exc:  # e.g. the bus could not save its events at exit
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 def main(

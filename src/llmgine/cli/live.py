@@ -6,6 +6,9 @@ anything else is printed, the streamed text is printed for good as a normal
 answer panel and the region is erased, so the scrollback holds each answer
 once, in order, and the screen is never cleared.
 
+The model's thinking is shown dimmed, apart from the answer, and collapsed to
+one line by default (``show_thinking`` expands it; ``/thinking`` toggles it).
+
 On a console that is not a terminal (a file, a pipe, a test's ``StringIO``) the
 live region shows nothing; only the final text is printed.
 """
@@ -25,10 +28,25 @@ from rich.text import Text
 from llmgine.cli.components import AssistantComponent, assistant_panel
 from llmgine.engines.messages import FINISHED
 
-__all__ = ["TurnDisplay"]
+__all__ = ["TurnDisplay", "thinking_view"]
 
 # Lines kept free below a streaming answer: the spinner, the panel's borders, the prompt.
 _RESERVED_LINES = 5
+# Characters of the newest thinking shown on the collapsed line while it streams.
+_THINKING_TAIL = 60
+
+
+def thinking_view(text: str, *, expanded: bool, streaming: bool = False) -> Text:
+    """The model's thinking, dimmed: one summary line, or the whole text when expanded."""
+    words = len(text.split())
+    if expanded:
+        view = Text("▾ thinking\n", style="dim bold")
+        view.append(text.strip(), style="dim italic")
+        return view
+    if streaming:
+        tail = " ".join(text.split())[-_THINKING_TAIL:]
+        return Text(f"▸ thinking… ({words} words) {tail}", style="dim italic", no_wrap=True)
+    return Text(f"▸ thought for {words} words (/thinking to show)", style="dim italic")
 
 
 class _Tail:
@@ -67,6 +85,9 @@ class TurnDisplay:
         self.status: str | None = None
         self.streamed = ""  # every piece of text streamed during this turn
         self._pending = ""  # streamed text not printed for good yet
+        self.show_thinking = False  # collapsed to one line by default
+        self.thinking = ""  # the thinking streamed during this turn
+        self._pending_thinking = ""
         self._spinner = Spinner(spinner, text="")
         self._live: Live | None = None
         self._paused = 0
@@ -79,6 +100,8 @@ class TurnDisplay:
         self.status = None
         self.streamed = ""
         self._pending = ""
+        self.thinking = ""
+        self._pending_thinking = ""
 
     def set_status(self, status: str) -> None:
         """Show ``status`` next to the spinner; ``"finished"`` ends the turn's live region."""
@@ -97,9 +120,20 @@ class TurnDisplay:
         self._pending += text
         self._refresh()
 
+    def add_thinking(self, text: str) -> None:
+        """Add streamed thinking, shown dimmed above the answer (collapsed unless expanded)."""
+        if not text:
+            return
+        self.thinking += text
+        self._pending_thinking += text
+        self._refresh()
+
     def flush(self) -> None:
-        """Print the streamed text so far for good (as an answer panel) and hide the region."""
+        """Print the streamed thinking and text so far for good and hide the region."""
         self._stop_live()
+        thinking, self._pending_thinking = self._pending_thinking, ""
+        if thinking.strip():
+            self.console.print(thinking_view(thinking, expanded=self.show_thinking))
         pending, self._pending = self._pending, ""
         if pending.strip():
             AssistantComponent(pending, title=self.title).render(self.console)
@@ -133,6 +167,10 @@ class TurnDisplay:
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         # Built when the live region redraws (at most 12 times a second), not for
         # every piece of text: the Markdown is parsed again each time.
+        thinking = self._pending_thinking
+        if thinking.strip():
+            view = thinking_view(thinking, expanded=self.show_thinking, streaming=True)
+            yield _Tail(view) if self.show_thinking else view
         pending = self._pending
         if pending.strip():
             yield _Tail(assistant_panel(Markdown(pending), self.title))
@@ -140,7 +178,9 @@ class TurnDisplay:
             yield self._spinner
 
     def _refresh(self) -> None:
-        if self._paused or not (self.status or self._pending.strip()):
+        if self._paused or not (
+            self.status or self._pending.strip() or self._pending_thinking.strip()
+        ):
             self._stop_live()
             return
         if self._live is None:

@@ -28,6 +28,8 @@ def estimate_tokens(message: dict[str, Any]) -> int:
     text = content if isinstance(content, str) else json.dumps(content or "", default=str)
     for call in message.get("tool_calls") or []:
         text += json.dumps(call, default=str)
+    for block in message.get("thinking_blocks") or []:  # sent back with the turn
+        text += json.dumps(block, default=str)
     return 4 + len(text) // 4
 
 

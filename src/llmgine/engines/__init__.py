@@ -15,6 +15,7 @@ _EXPORTS = {
     "EngineCommand": "messages",
     "EngineStatusEvent": "messages",
     "EngineTextDeltaEvent": "messages",
+    "EngineThinkingDeltaEvent": "messages",
     "EngineToolResultEvent": "messages",
     "SinglePassEngine": "single_pass_engine",
     "SinglePassEngineCommand": "single_pass_engine",

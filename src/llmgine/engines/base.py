@@ -12,11 +12,12 @@ from llmgine.engines.messages import (
     EngineCommand,
     EngineStatusEvent,
     EngineTextDeltaEvent,
+    EngineThinkingDeltaEvent,
 )
 from llmgine.errors import EngineError
 from llmgine.llm.models.interface import Model
 from llmgine.llm.models.registry import get_model
-from llmgine.llm.response import LLMResponse, TextDelta, Usage
+from llmgine.llm.response import LLMResponse, TextDelta, ThinkingDelta, Usage
 from llmgine.messages.commands import CommandResult
 from llmgine.messages.trace import new_id
 
@@ -122,15 +123,33 @@ class Engine(ABC):
     async def _generate(
         self, model: Model, messages: Sequence[dict[str, Any]], stream: bool, **kwargs: Any
     ) -> LLMResponse:
-        """Call ``model``; when streaming, publish text deltas as they arrive."""
+        """Call ``model``; publish thinking (and, when streaming, text) deltas as they arrive.
+
+        Without streaming, the answer's thinking is published as one
+        :class:`EngineThinkingDeltaEvent` before the call returns.
+        """
         if not stream:
             response = await model.generate(list(messages), **kwargs)
+            if response.thinking:
+                await self.bus.publish(
+                    EngineThinkingDeltaEvent(
+                        text=response.thinking,
+                        engine_id=self.engine_id,
+                        session_id=self.session_id,
+                    )
+                )
         else:
             response = None
             async for chunk in model.stream(list(messages), **kwargs):
                 if isinstance(chunk, TextDelta) and chunk.text:
                     await self.bus.publish(
                         EngineTextDeltaEvent(
+                            text=chunk.text, engine_id=self.engine_id, session_id=self.session_id
+                        )
+                    )
+                elif isinstance(chunk, ThinkingDelta) and chunk.text:
+                    await self.bus.publish(
+                        EngineThinkingDeltaEvent(
                             text=chunk.text, engine_id=self.engine_id, session_id=self.session_id
                         )
                     )

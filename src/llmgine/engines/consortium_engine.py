@@ -1,4 +1,4 @@
-"""``python -m llmgine.engines.consortium_engine``: the consortium's command line.
+"""``python -m llmgine.cli.consortium``: the consortium's command line.
 
 The engine itself is :mod:`llmgine.engines.consortium`; its command line (the
 same as ``llmgine consortium``) is :mod:`llmgine.cli.consortium`.

@@ -11,6 +11,7 @@ __all__ = [
     "EngineCommand",
     "EngineStatusEvent",
     "EngineTextDeltaEvent",
+    "EngineThinkingDeltaEvent",
     "EngineToolResultEvent",
     "FINISHED",
 ]
@@ -46,6 +47,18 @@ class EngineTextDeltaEvent(Event, kw_only=True):
 
     Attributes:
         text: The new text.
+        engine_id: The engine.
+    """
+
+    text: str = ""
+    engine_id: str = ""
+
+
+class EngineThinkingDeltaEvent(Event, kw_only=True):
+    """A piece of the model's thinking as a streaming model produces it (not the answer).
+
+    Attributes:
+        text: The new thinking text.
         engine_id: The engine.
     """
 

@@ -50,6 +50,7 @@ class LLMResponseEvent(Event, kw_only=True):
         finish_reason: Why it stopped.
         usage: Token counts.
         cost_usd: Price, when known.
+        thinking: The text of the model's thinking, when it showed any.
         error: A readable error when the attempt failed.
         status: HTTP status of a failed attempt, if any.
         will_retry: True when the failure will be retried.
@@ -65,6 +66,7 @@ class LLMResponseEvent(Event, kw_only=True):
     finish_reason: str | None = None
     usage: Usage | None = None
     cost_usd: float | None = None
+    thinking: str | None = None
     error: str | None = None
     status: int | None = None
     will_retry: bool = False
@@ -77,7 +79,8 @@ class LLMStreamEvent(Event, kw_only=True):
         call_id: Id of the call.
         provider: Provider name.
         model: Model id.
-        text: New answer text (empty for tool-call pieces).
+        text: New answer text (empty for tool-call and thinking pieces).
+        thinking: New thinking text (a :class:`~llmgine.llm.response.ThinkingDelta`).
         tool_call_index: Index of the tool call this piece belongs to, if any.
         tool_name: The tool's name, on a tool call's first piece.
         arguments: New characters of a tool call's JSON arguments.
@@ -87,6 +90,7 @@ class LLMStreamEvent(Event, kw_only=True):
     provider: str = ""
     model: str = ""
     text: str = ""
+    thinking: str = ""
     tool_call_index: int | None = None
     tool_name: str | None = None
     arguments: str = ""

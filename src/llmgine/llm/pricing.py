@@ -9,16 +9,53 @@ from importlib import resources
 
 from llmgine.llm.response import Usage
 
-__all__ = ["Price", "cost_usd", "price_for"]
+__all__ = ["CACHE_WRITE_1H_FACTOR", "CACHE_WRITE_5M_FACTOR", "Price", "cost_usd", "price_for"]
+
+#: A prompt-cache write of five minutes costs this much times the input rate
+#: (Anthropic's price; used when an entry names no ``cache_write``).
+CACHE_WRITE_5M_FACTOR = 1.25
+#: A one-hour prompt-cache write costs this much times the input rate.
+CACHE_WRITE_1H_FACTOR = 2.0
 
 
 @dataclass(frozen=True)
 class Price:
-    """USD per million tokens."""
+    """USD per million tokens.
+
+    Attributes:
+        input: Fresh input tokens.
+        output: Output tokens (reasoning included).
+        cached_input: Input tokens read from the prompt cache (None: the input rate).
+        cache_write: Input tokens written to the cache for five minutes
+            (None: ``CACHE_WRITE_5M_FACTOR`` x input).
+        cache_write_1h: Input tokens written to the cache for one hour
+            (None: ``CACHE_WRITE_1H_FACTOR`` x input).
+    """
 
     input: float
     output: float
     cached_input: float | None = None
+    cache_write: float | None = None
+    cache_write_1h: float | None = None
+
+    @property
+    def cache_read_rate(self) -> float:
+        """USD per million cache reads."""
+        return self.cached_input if self.cached_input is not None else self.input
+
+    @property
+    def cache_write_rate(self) -> float:
+        """USD per million five-minute cache writes."""
+        if self.cache_write is not None:
+            return self.cache_write
+        return self.input * CACHE_WRITE_5M_FACTOR
+
+    @property
+    def cache_write_1h_rate(self) -> float:
+        """USD per million one-hour cache writes."""
+        if self.cache_write_1h is not None:
+            return self.cache_write_1h
+        return self.input * CACHE_WRITE_1H_FACTOR
 
 
 @cache
@@ -42,15 +79,24 @@ def price_for(provider: str, model: str) -> Price | None:
 
 
 def cost_usd(provider: str, model: str, usage: Usage) -> float | None:
-    """USD cost of ``usage`` on ``provider:model``, or None when the price is unknown."""
+    """USD cost of ``usage`` on ``provider:model``, or None when the price is unknown.
+
+    ``prompt_tokens`` is split into cache reads (the cached rate), cache writes
+    (the five-minute or one-hour write rate) and fresh input (the input rate);
+    counts larger than the prompt are capped at it.
+    """
     price = price_for(provider, model)
     if price is None:
         return None
-    cached = min(usage.cached_tokens, usage.prompt_tokens)
-    cached_rate = price.cached_input if price.cached_input is not None else price.input
+    reads = min(usage.cached_tokens, usage.prompt_tokens)
+    writes = min(usage.cache_write_tokens, usage.prompt_tokens - reads)
+    writes_1h = min(usage.cache_write_1h_tokens, writes)
+    fresh = usage.prompt_tokens - reads - writes
     total = (
-        (usage.prompt_tokens - cached) * price.input
-        + cached * cached_rate
+        fresh * price.input
+        + reads * price.cache_read_rate
+        + (writes - writes_1h) * price.cache_write_rate
+        + writes_1h * price.cache_write_1h_rate
         + usage.completion_tokens * price.output
     )
     return round(total / 1_000_000, 8)

@@ -7,6 +7,8 @@ Two rules, applied to every dict an observability handler writes:
 * inside any string, text that looks like a credential (``sk-...``,
   ``AIza...``, ``Bearer ...``, ...) or equals the value of a secret-named
   environment variable (``OPENAI_API_KEY``, ``*_TOKEN``, ...) becomes ``"***"``.
+  Dict keys are strings too: a key that holds a credential is masked the same
+  way (keys that mask alike get a ``#2``, ``#3`` ... suffix, so no value is lost).
 
 Usage counters such as ``prompt_tokens`` are not secrets and stay readable.
 """
@@ -112,6 +114,9 @@ class Redactor:
             return text
         return self._pattern.sub(MASK, text)
 
+    def _key_needs_mask(self, key: str) -> bool:
+        return len(key) >= _MIN_SECRET_LEN and self._pattern.search(key) is not None
+
     def needs_redaction(self, value: Any, _depth: int = 0) -> bool:
         """True unless ``value`` provably holds nothing to mask.
 
@@ -140,6 +145,7 @@ class Redactor:
                             if (
                                 type(key) is not str
                                 or is_secret_key(key)
+                                or self._key_needs_mask(key)
                                 or self.needs_redaction(sub, 2)
                             ):
                                 return True
@@ -159,7 +165,11 @@ class Redactor:
                     return True
                 if key in _SAFE_METADATA:
                     continue
-                if is_secret_key(key) or self.needs_redaction(item, depth):
+                if (
+                    is_secret_key(key)
+                    or self._key_needs_mask(key)
+                    or self.needs_redaction(item, depth)
+                ):
                     return True
             return False
         if cls is list or cls is tuple:
@@ -173,7 +183,10 @@ class Redactor:
         if isinstance(data, str):
             return self.redact_text(data)
         if isinstance(data, dict):
+            masked_keys = False
             for key, value in data.items():
+                if type(key) is str and self._key_needs_mask(key):
+                    masked_keys = True
                 if type(key) is str and is_secret_key(key):
                     if value is not None and value != "":
                         data[key] = MASK
@@ -182,6 +195,8 @@ class Redactor:
                         data[key] = self._pattern.sub(MASK, value)
                 elif isinstance(value, dict | list):
                     self.redact(value)
+            if masked_keys:
+                self._mask_keys(data)
             return data
         if isinstance(data, list):
             for index, value in enumerate(data):
@@ -192,6 +207,19 @@ class Redactor:
                     self.redact(value)
             return data
         return data
+
+    def _mask_keys(self, data: dict[Any, Any]) -> None:
+        """Mask credentials in ``data``'s keys, in place and in order, keeping every value."""
+        items = list(data.items())
+        data.clear()
+        for key, value in items:
+            if type(key) is str and self._key_needs_mask(key):
+                key = self._pattern.sub(MASK, key)
+            base, number = key, 1
+            while key in data:  # two keys that mask alike: both values are kept
+                number += 1
+                key = f"{base}#{number}"
+            data[key] = value
 
 
 _UNKNOWN: Any = object()

@@ -47,6 +47,8 @@ from llmgine.llm.response import (
     LLMResponse,
     StreamChunk,
     TextDelta,
+    ThinkingDelta,
+    ThinkingPart,
     ToolCallDelta,
     content_text,
 )
@@ -412,6 +414,7 @@ class FunctionModel(OfflineModel):
         await self._wait(request)
         pieces = await _resolve(self.stream_fn(list(request.messages), info))
         text: list[str] = []
+        thinking: list[str] = []
         calls: dict[int, dict[str, str]] = {}
         async for piece in _iterate(pieces):
             if isinstance(piece, LLMResponse):
@@ -423,6 +426,8 @@ class FunctionModel(OfflineModel):
                 piece = TextDelta(piece)
             if isinstance(piece, TextDelta):
                 text.append(piece.text)
+            elif isinstance(piece, ThinkingDelta):
+                thinking.append(piece.text)
             elif isinstance(piece, ToolCallDelta):
                 call = calls.setdefault(
                     piece.index, {"id": f"call_function_{piece.index + 1}", "name": ""}
@@ -433,14 +438,18 @@ class FunctionModel(OfflineModel):
             else:
                 raise TypeError(
                     f"FunctionModel's stream_fn gave {preview(piece)} "
-                    f"({type(piece).__name__}); expected str, TextDelta or ToolCallDelta"
+                    f"({type(piece).__name__}); expected str, TextDelta, ThinkingDelta or "
+                    "ToolCallDelta"
                 )
             yield piece
         tool_calls = [
             ToolCall(id=call["id"], name=call["name"], arguments=call.get("arguments") or "{}")
             for _, call in sorted(calls.items())
         ]
-        yield self._response(request, content="".join(text) or None, tool_calls=tool_calls)
+        response = self._response(request, content="".join(text) or None, tool_calls=tool_calls)
+        if thinking:
+            response.thinking_blocks = [ThinkingPart("".join(thinking))]
+        yield response
 
 
 # -- ScriptedModel --------------------------------------------------------------

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from llmgine.bus.bus import MessageBus
 from llmgine.errors import NoCommandHandlerError
 from llmgine.messages.trace import new_id
+from llmgine.observability.redaction import Redactor, default_redactor
 from llmgine.tools.definition import Tool, tool_options
 from llmgine.tools.events import (
     ToolApprovalCommand,
@@ -42,7 +43,7 @@ class ToolManager:
             the seed's ``"claude"`` and ``"deepseek"`` work too) or a
             ``"provider:model"`` string. Default: the OpenAI format.
         show_exception_details: Give the model the text of exceptions raised
-            inside tools (False: only their type).
+            inside tools (False: only their type). The text is masked first.
         max_parallel_calls: Calls of one model turn that run at the same time.
         max_calls_per_tool: Calls of one tool that run at the same time (a
             tool's own ``max_concurrency`` wins).
@@ -50,6 +51,9 @@ class ToolManager:
         approve_when_unhandled: What happens to a ``requires_approval`` tool
             when no handler for :class:`ToolApprovalCommand` is registered:
             ``"deny"`` (default: the call is not run) or ``"allow"``.
+        redactor: Masks secrets (API keys, bearer tokens, secret environment
+            values) in every result and error text before it goes to the
+            model, the events and the log (default: the shared redactor).
     """
 
     def __init__(
@@ -63,6 +67,7 @@ class ToolManager:
         max_calls_per_tool: int = 4,
         default_timeout: float | None = None,
         approve_when_unhandled: Literal["deny", "allow"] = "deny",
+        redactor: Redactor | None = None,
     ) -> None:
         self.tool_manager_id = new_id()
         self.engine_id = engine_id
@@ -73,6 +78,7 @@ class ToolManager:
         self.max_calls_per_tool = max(1, max_calls_per_tool)
         self.default_timeout = default_timeout
         self.approve_when_unhandled = approve_when_unhandled
+        self.redactor = redactor or default_redactor()
         self.message_bus = MessageBus()
         self.tools: dict[str, Tool] = {}
         self._tool_limits: dict[str, asyncio.Semaphore] = {}
@@ -177,7 +183,9 @@ class ToolManager:
 
         Malformed JSON, an unknown tool, invalid arguments, a declined
         approval, an exception in the tool or a timeout each give a result
-        with ``is_error=True`` and a message the model can act on.
+        with ``is_error=True`` and a message the model can act on. Secrets in
+        the text (an API key in an exception message, say) are masked before
+        it reaches the model, the event or the log.
         """
         started = time.monotonic()
         tool = self.tools.get(tool_call.name)
@@ -211,8 +219,9 @@ class ToolManager:
                 error=f"Error: {tool.name} did not finish within {timeout:g} seconds.",
             )
         except Exception as exc:
-            logger.info("Tool %s raised %s: %s", tool.name, type(exc).__name__, exc)
-            detail = f": {exc}" if self.show_exception_details and str(exc) else ""
+            text = self.redactor.redact_text(str(exc))
+            logger.info("Tool %s raised %s: %s", tool.name, type(exc).__name__, text)
+            detail = f": {text}" if self.show_exception_details and text else ""
             return await self._finish(
                 tool_call,
                 started,
@@ -263,7 +272,10 @@ class ToolManager:
         error: str | None = None,
     ) -> ToolResult:
         duration = time.monotonic() - started
-        content = error if error is not None else result_text(value)
+        if error is not None:
+            error = self.redactor.redact_text(error)
+        # What the model reads is masked; ``value`` stays as the tool returned it.
+        content = error if error is not None else self.redactor.redact_text(result_text(value))
         result = ToolResult(
             tool_call_id=tool_call.id,
             name=tool_call.name,

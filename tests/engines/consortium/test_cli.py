@@ -1,4 +1,4 @@
-"""``python -m llmgine.engines.consortium_engine`` (offline) and its interactive display."""
+"""``python -m llmgine.cli.consortium`` (offline) and its interactive display."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from llmgine.engines.consortium import ConsortiumEngine, ConsortiumMemberEvent
 def run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
     return subprocess.run(
-        [sys.executable, "-m", "llmgine.engines.consortium_engine", *args],
+        [sys.executable, "-m", "llmgine.cli.consortium", *args],
         capture_output=True,
         text=True,
         timeout=120,

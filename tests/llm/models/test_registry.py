@@ -125,3 +125,32 @@ def test_seed_import_path_for_providers() -> None:
 
     assert FromProviders is Providers
     assert Providers.OPENAI.value == "openai"
+
+
+def test_thinking_settings_in_the_model_string() -> None:
+    model = get_model("anthropic:claude-sonnet-4-5?thinking=4096")
+    assert isinstance(model, ProviderModel) and model.name == "claude-sonnet-4-5"
+    assert model.defaults["thinking"] == {"type": "enabled", "budget_tokens": 4096}
+    assert get_model("anthropic:claude-opus-4-6?thinking=adaptive").defaults["thinking"] == {
+        "type": "adaptive"
+    }
+    effort = get_model("openai:o4-mini?reasoning_effort=high")
+    assert effort.name == "o4-mini" and effort.defaults == {"reasoning_effort": "high"}
+    # A keyword setting wins over the string's.
+    assert get_model("anthropic:claude-x?thinking=1024", thinking=2048).defaults["thinking"] == {
+        "type": "enabled",
+        "budget_tokens": 2048,
+    }
+
+
+def test_a_question_mark_that_is_not_an_option_is_left_alone() -> None:
+    model = get_model("openai-compatible:my-model@http://localhost:8000/v1?key=value")
+    assert model.name == "my-model"
+    assert model.base_url == "http://localhost:8000/v1?key=value"
+
+
+def test_a_bad_thinking_setting_fails_at_construction() -> None:
+    from llmgine.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="anthropic:claude-x: thinking='banana'"):
+        get_model("anthropic:claude-x?thinking=banana")

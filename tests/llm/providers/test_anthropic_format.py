@@ -7,15 +7,18 @@ from typing import Any
 import pytest
 
 from llmgine.llm.providers.anthropic_format import (
+    DEFAULT_THINKING_BUDGET,
     RAW_ARGUMENTS_KEY,
     anthropic_usage,
     finish_reason,
     parse_message,
+    thinking_config,
     to_anthropic_messages,
     to_anthropic_tool_choice,
     to_anthropic_tools,
     to_output_config,
 )
+from llmgine.llm.response import RedactedThinkingPart, ThinkingPart
 from llmgine.tools.tool_call import ToolCall
 
 
@@ -391,3 +394,131 @@ def test_parse_message_reads_sdk_objects_and_no_text_gives_none() -> None:
     assert response.content is None
     assert response.tool_calls[0].parsed_arguments() == {"x": 1}
     assert response.model == "claude-x"
+
+
+def test_usage_keeps_cache_writes_apart_split_by_lifetime() -> None:
+    usage = anthropic_usage(
+        {
+            "input_tokens": 5,
+            "cache_read_input_tokens": 0,
+            "cache_creation_input_tokens": 300,
+            "cache_creation": {"ephemeral_5m_input_tokens": 100, "ephemeral_1h_input_tokens": 200},
+            "output_tokens": 1,
+        }
+    )
+    assert usage.prompt_tokens == 305
+    assert usage.cache_write_tokens == 300
+    assert usage.cache_write_1h_tokens == 200 and usage.cache_write_5m_tokens == 100
+    # Only the split reported: the writes are still counted.
+    split_only = anthropic_usage(
+        {"input_tokens": 1, "cache_creation": {"ephemeral_1h_input_tokens": 40}, "output_tokens": 1}
+    )
+    assert split_only.cache_write_tokens == 40 and split_only.prompt_tokens == 41
+
+
+def test_parse_message_keeps_thinking_and_redacted_blocks_in_order() -> None:
+    message = {
+        "type": "message",
+        "content": [
+            {"type": "thinking", "thinking": "first", "signature": "sig-1"},
+            {"type": "redacted_thinking", "data": "opaque"},
+            {"type": "thinking", "thinking": "", "signature": "sig-2"},
+            {"type": "text", "text": "Answer."},
+        ],
+        "stop_reason": "end_turn",
+        "usage": {"input_tokens": 1, "output_tokens": 1},
+    }
+    response = parse_message(message, "anthropic", "claude-x")
+    assert response.thinking_blocks == [
+        ThinkingPart("first", "sig-1"),
+        RedactedThinkingPart("opaque"),
+        ThinkingPart("", "sig-2"),
+    ]
+    assert response.thinking == "first"
+    assert response.content == "Answer."
+    assert response.to_message()["thinking_blocks"] == [
+        {"type": "thinking", "thinking": "first", "signature": "sig-1"},
+        {"type": "redacted_thinking", "data": "opaque"},
+        {"type": "thinking", "thinking": "", "signature": "sig-2"},
+    ]
+
+
+def test_thinking_blocks_go_first_in_the_assistant_turn_unchanged() -> None:
+    blocks = [
+        {"type": "thinking", "thinking": "Let me look.", "signature": "EqEE"},
+        {"type": "redacted_thinking", "data": "Eo4C"},
+    ]
+    _, messages = to_anthropic_messages(
+        [
+            {"role": "user", "content": "Weather?"},
+            {
+                "role": "assistant",
+                "content": "Checking.",
+                "thinking_blocks": blocks,
+                "tool_calls": [
+                    {
+                        "id": "toolu_1",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": "{}"},
+                    }
+                ],
+            },
+            {"role": "tool", "tool_call_id": "toolu_1", "content": "18C"},
+        ]
+    )
+    assert messages[1]["content"] == [
+        *blocks,
+        {"type": "text", "text": "Checking."},
+        {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}},
+    ]
+    # Typed blocks are accepted too.
+    _, typed = to_anthropic_messages(
+        [{"role": "assistant", "content": None, "thinking_blocks": [ThinkingPart("x", "s")]}]
+    )
+    assert typed[0]["content"] == [{"type": "thinking", "thinking": "x", "signature": "s"}]
+
+
+def test_a_thinking_block_that_is_not_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="not a thinking block"):
+        to_anthropic_messages(
+            [{"role": "assistant", "content": "x", "thinking_blocks": [{"type": "text"}]}]
+        )
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        (4096, {"type": "enabled", "budget_tokens": 4096}),
+        ("2048", {"type": "enabled", "budget_tokens": 2048}),
+        (True, {"type": "enabled", "budget_tokens": DEFAULT_THINKING_BUDGET}),
+        ("enabled", {"type": "enabled", "budget_tokens": DEFAULT_THINKING_BUDGET}),
+        ("adaptive", {"type": "adaptive"}),
+        (False, {"type": "disabled"}),
+        (0, {"type": "disabled"}),
+        ("off", {"type": "disabled"}),
+        ({"type": "enabled", "budget_tokens": 1024}, {"type": "enabled", "budget_tokens": 1024}),
+        (None, None),
+    ],
+)
+def test_thinking_config(setting: Any, expected: dict[str, Any] | None) -> None:
+    assert thinking_config(setting) == expected
+
+
+@pytest.mark.parametrize("setting", ["lots", 1.5, {"budget_tokens": 10}, ["enabled"]])
+def test_thinking_config_refuses_what_it_cannot_send(setting: Any) -> None:
+    with pytest.raises(ValueError, match="thinking"):
+        thinking_config(setting)
+
+
+def test_unsigned_thinking_from_another_provider_is_not_sent() -> None:
+    _, messages = to_anthropic_messages(
+        [
+            {"role": "user", "content": "Hi"},
+            {
+                "role": "assistant",
+                "content": "Hello!",
+                "thinking_blocks": [{"type": "thinking", "thinking": "DeepSeek's reasoning"}],
+            },
+        ]
+    )
+    assert messages[1] == {"role": "assistant", "content": "Hello!"}

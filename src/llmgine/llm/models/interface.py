@@ -26,7 +26,14 @@ from llmgine.errors import (
 from llmgine.llm.events import LLMCallEvent, LLMResponseEvent, LLMStreamEvent
 from llmgine.llm.pricing import cost_usd
 from llmgine.llm.providers.interface import LLMRequest
-from llmgine.llm.response import LLMResponse, StreamChunk, TextDelta, ToolCallDelta, Usage
+from llmgine.llm.response import (
+    LLMResponse,
+    StreamChunk,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallDelta,
+    Usage,
+)
 from llmgine.llm.retry import RetryPolicy
 from llmgine.messages.trace import current_session, new_id
 
@@ -90,6 +97,8 @@ class Model(ABC):
     async def _stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
         """Make one streamed attempt. By default: the whole answer, cut into deltas."""
         response = await self._complete(request)
+        if response.thinking:
+            yield ThinkingDelta(response.thinking)
         if response.content:
             yield TextDelta(response.content)
         for index, call in enumerate(response.tool_calls):
@@ -267,10 +276,12 @@ class Model(ABC):
     ) -> AsyncIterator[StreamChunk]:
         """Stream the answer: ``async for chunk in model.stream(messages): ...``.
 
-        Yields :class:`TextDelta` and :class:`ToolCallDelta` pieces as they
-        arrive, then the complete :class:`LLMResponse` (with usage) last. Each
-        piece is also published as an :class:`LLMStreamEvent`. A failure before
-        the first piece is retried like ``generate``; after it, it is raised.
+        Yields :class:`TextDelta`, :class:`ThinkingDelta` and
+        :class:`ToolCallDelta` pieces as they arrive, then the complete
+        :class:`LLMResponse` (with usage and thinking blocks) last. Each piece
+        is also published as an :class:`LLMStreamEvent`. A failure before the
+        first piece is retried like ``generate``; after it, it is raised (a
+        retry would repeat what the caller already has).
         """
         request = self._request(
             messages,
@@ -441,6 +452,7 @@ class Model(ABC):
                 finish_reason=response.finish_reason,
                 usage=response.usage,
                 cost_usd=response.cost_usd,
+                thinking=response.thinking,
                 session_id=session_id,
             )
         )
@@ -476,6 +488,14 @@ class Model(ABC):
                 provider=self.provider,
                 model=self.name,
                 text=chunk.text,
+                session_id=session_id,
+            )
+        if isinstance(chunk, ThinkingDelta):
+            return LLMStreamEvent(
+                call_id=call_id,
+                provider=self.provider,
+                model=self.name,
+                thinking=chunk.text,
                 session_id=session_id,
             )
         assert isinstance(chunk, ToolCallDelta)

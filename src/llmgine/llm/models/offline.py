@@ -21,6 +21,7 @@ from llmgine.llm.response import (
     LLMResponse,
     StreamChunk,
     TextDelta,
+    ThinkingDelta,
     ToolCallDelta,
     Usage,
     content_text,
@@ -188,8 +189,10 @@ class OfflineModel(Model):
         )
 
     async def _stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
-        """The answer word by word, then each tool call in one piece, then the response."""
+        """Its thinking, the answer word by word, each tool call in one piece, the response."""
         response = await self._complete(request)
+        if response.thinking:
+            yield ThinkingDelta(response.thinking)
         for piece in text_pieces(response.content or ""):
             yield TextDelta(piece)
         for index, call in enumerate(response.tool_calls):

@@ -26,6 +26,16 @@ __all__ = ["ProviderModel"]
 T = TypeVar("T")
 
 
+def _checked_thinking(value: Any, model: str) -> dict[str, Any] | None:
+    from llmgine.errors import ConfigurationError
+    from llmgine.llm.providers.anthropic_format import thinking_config
+
+    try:
+        return thinking_config(value)
+    except ValueError as exc:
+        raise ConfigurationError(f"{model}: {exc}") from exc
+
+
 class ProviderModel(Model):
     """A model of a provider API, e.g. ``ProviderModel("openai", "gpt-4.1-mini")``.
 
@@ -44,7 +54,13 @@ class ProviderModel(Model):
             routing object (dict), as in OpenRouter's API.
         default_headers: Extra HTTP headers on every request.
         **defaults: Request parameters applied to every call unless the call
-            sets them (e.g. ``temperature=0.2``).
+            sets them (e.g. ``temperature=0.2``). Thinking is one of them:
+            ``thinking=4096`` (a token budget), ``thinking="adaptive"`` or
+            Anthropic's dict for Anthropic models; ``reasoning_effort="high"``
+            for OpenAI's reasoning models.
+
+    Raises:
+        ConfigurationError: ``thinking`` is not a setting Anthropic understands.
     """
 
     def __init__(
@@ -64,6 +80,8 @@ class ProviderModel(Model):
         self.spec = provider if isinstance(provider, ProviderSpec) else provider_spec(provider)
         self.provider = self.spec.name
         self.name = name
+        if self.spec.wire == "anthropic" and defaults.get("thinking") is not None:
+            defaults["thinking"] = _checked_thinking(defaults["thinking"], self.model_string)
         self.defaults = defaults
         self._api_key = api_key
         self._base_url = base_url

@@ -23,6 +23,26 @@ _GUESSES = (
 #: Offline models by name: no key, no network, no cost.
 OFFLINE_MODELS = ("demo", "test")
 _COMPATIBLE = re.compile(r"^(?P<model>.+?)@(?P<url>https?://\S+)$")
+#: Settings a model string may carry after ``?``: ``"anthropic:claude-sonnet-4-5?thinking=4096"``.
+MODEL_STRING_OPTIONS = ("thinking", "reasoning_effort")
+
+
+def _split_options(text: str) -> tuple[str, dict[str, str]]:
+    """``(name, options)`` of ``"name?thinking=4096&reasoning_effort=high"``.
+
+    Only a suffix made entirely of known options is taken, so a ``?`` inside
+    a server URL (``model@http://host/v1?x=1``) is left alone.
+    """
+    name, sep, query = text.rpartition("?")
+    if not sep or not name:
+        return text, {}
+    options: dict[str, str] = {}
+    for pair in query.split("&"):
+        key, eq, value = pair.partition("=")
+        if not eq or key.strip() not in MODEL_STRING_OPTIONS or not value.strip():
+            return text, {}
+        options[key.strip()] = value.strip()
+    return name, options
 
 
 def known_providers() -> list[str]:
@@ -43,17 +63,28 @@ def get_model(name: str | Model, **settings: Any) -> Model:
     ``"claude-..."`` is given its usual provider. A :class:`Model` is returned
     as it is.
 
+    Thinking can be asked for in the string (handy on a command line) or as
+    a setting: ``"anthropic:claude-sonnet-4-5?thinking=4096"`` (a budget, or
+    ``thinking=adaptive``) is ``get_model("anthropic:claude-sonnet-4-5",
+    thinking=4096)``; ``"openai:o4-mini?reasoning_effort=high"`` is
+    ``get_model("openai:o4-mini", reasoning_effort="high")``. A setting given
+    as a keyword wins over the string's.
+
     Args:
         name: The model string (or a model).
         **settings: Passed to the model (``retry=``, ``timeout=``, ``api_key=``,
-            ``base_url=``, ``routing=``, default request parameters...).
+            ``base_url=``, ``routing=``, ``thinking=``, ``reasoning_effort=``,
+            default request parameters...).
 
     Raises:
         UnknownModelError: the provider is unknown (the message lists the known ones).
+        ConfigurationError: a thinking setting Anthropic does not understand.
     """
     if isinstance(name, Model):
         return name
-    text = name.strip()
+    text, options = _split_options(name.strip())
+    for key, value in options.items():
+        settings.setdefault(key, value)
     provider, sep, model = text.partition(":")
     if provider in OFFLINE_MODELS:
         if sep and model not in ("", provider):

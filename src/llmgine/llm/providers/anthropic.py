@@ -3,7 +3,10 @@
 Requests arrive in the OpenAI chat format and are translated by
 :mod:`llmgine.llm.providers.anthropic_format`; answers come back as the same
 :class:`LLMResponse` every provider returns (Anthropic's stop reasons mapped
-onto OpenAI's finish reasons, cache tokens counted in ``prompt_tokens``).
+onto OpenAI's finish reasons, cache reads and writes counted in
+``prompt_tokens`` and kept apart for pricing, thinking blocks kept with their
+signatures). ``thinking=`` (a budget, ``"adaptive"``, or Anthropic's dict) turns
+extended thinking on.
 """
 
 from __future__ import annotations
@@ -24,18 +27,36 @@ from llmgine.errors import (
     ProviderTimeoutError,
 )
 from llmgine.llm.providers.anthropic_format import (
-    anthropic_usage,
-    finish_reason,
-    parse_message,
+    thinking_config,
     to_anthropic_messages,
     to_anthropic_tool_choice,
     to_anthropic_tools,
     to_output_config,
 )
+from llmgine.llm.providers.anthropic_response import (
+    anthropic_usage,
+    finish_reason,
+    parse_message,
+    thinking_part,
+)
 from llmgine.llm.providers.interface import LLMRequest, SDKProvider
-from llmgine.llm.providers.sdk_errors import map_sdk_error
+from llmgine.llm.providers.sdk_errors import (
+    TRANSPORT_ERRORS,
+    map_sdk_error,
+    map_transport_error,
+    read_timeout_seconds,
+)
 from llmgine.llm.providers.structured import instructor_create
-from llmgine.llm.response import LLMResponse, StreamChunk, TextDelta, ToolCallDelta, Usage
+from llmgine.llm.response import (
+    LLMResponse,
+    StreamChunk,
+    TextDelta,
+    ThinkingBlock,
+    ThinkingDelta,
+    ThinkingPart,
+    ToolCallDelta,
+    Usage,
+)
 from llmgine.tools.tool_call import ToolCall
 
 try:
@@ -49,10 +70,12 @@ __all__ = ["DEFAULT_MAX_TOKENS", "AnthropicProvider"]
 
 T = TypeVar("T")
 
-#: ``max_tokens`` when the request sets no ``max_completion_tokens`` (the API requires one).
+#: ``max_tokens`` when the request sets no ``max_completion_tokens`` (the API requires
+#: one); with a thinking budget, the budget is added so the answer keeps this much.
 DEFAULT_MAX_TOKENS = 4096
 
-# An ``error`` event inside a 200 stream names its kind, not an HTTP status.
+# An ``error`` event inside a 200 stream (or an error envelope in a 200 reply,
+# as gateways send) names its kind, not an HTTP status.
 _STREAM_ERRORS: dict[str, type[ProviderError]] = {
     "rate_limit_error": ProviderRateLimitError,
     "overloaded_error": ProviderServerError,
@@ -97,16 +120,21 @@ class AnthropicProvider(SDKProvider):
         ``temperature`` goes in the JSON body when this SDK version's
         ``messages.create`` has no such parameter (2.x has none). A
         ``json_schema`` ``response_format`` becomes ``output_config.format``;
-        other formats are not sent. Parameters the SDK does not know go in
-        the JSON body as they are.
+        other formats are not sent. ``thinking`` is normalised by
+        :func:`~llmgine.llm.providers.anthropic_format.thinking_config`; when
+        the request sets no output limit, ``max_tokens`` is the thinking
+        budget plus :data:`DEFAULT_MAX_TOKENS`. Parameters the SDK does not
+        know go in the JSON body as they are.
 
         Raises:
-            ProviderBadRequestError: the messages cannot be expressed for Anthropic.
+            ProviderBadRequestError: the messages (or the thinking setting)
+                cannot be expressed for Anthropic.
         """
         try:
             system, messages = to_anthropic_messages(request.messages)
             extra = dict(request.extra)
             parallel = extra.pop("parallel_tool_calls", None)
+            thinking = thinking_config(extra.pop("thinking", None))
             tools = to_anthropic_tools(request.tools) if request.tools else None
             choice = to_anthropic_tool_choice(request.tool_choice, parallel) if tools else None
         except (ValueError, TypeError, KeyError) as exc:
@@ -118,13 +146,17 @@ class AnthropicProvider(SDKProvider):
 
         known = _create_parameters()
         extra_body = dict(self.extra_body)
+        max_tokens = request.max_completion_tokens
+        if max_tokens is None:
+            budget = thinking.get("budget_tokens") if thinking else None
+            max_tokens = DEFAULT_MAX_TOKENS + (budget if isinstance(budget, int) else 0)
         params: dict[str, Any] = {
             "model": request.model,
-            "max_tokens": request.max_completion_tokens
-            if request.max_completion_tokens is not None
-            else DEFAULT_MAX_TOKENS,
+            "max_tokens": max_tokens,
             "messages": messages,
         }
+        if thinking is not None:
+            params["thinking"] = thinking
         if system:
             params["system"] = system
         if tools and not for_structured:
@@ -157,52 +189,105 @@ class AnthropicProvider(SDKProvider):
             params["extra_body"] = extra_body
         return params
 
-    def _error(self, exc: Exception, model: str) -> ProviderError:
+    def _wait(self, request: LLMRequest) -> float | None:
+        """Seconds a read may wait: the request's timeout, else the client's."""
+        if request.timeout is not None:
+            return request.timeout
+        return read_timeout_seconds(getattr(self.client, "timeout", None))
+
+    def _error(self, exc: Exception, request: LLMRequest) -> ProviderError:
+        model = request.model
         if isinstance(exc, anthropic.APIStatusError) and exc.status_code < 400:
             return self._stream_error(exc, model)
         if isinstance(exc, ValueError) and not isinstance(exc, json.JSONDecodeError):
             # The SDK refuses some requests itself (a non-streamed call whose
             # max_tokens may take over ten minutes, for one).
             return ProviderBadRequestError(str(exc), provider=self.name, model=model)
-        return map_sdk_error(exc, anthropic, self.name, model)
+        return map_sdk_error(exc, anthropic, self.name, model, wait=self._wait(request))
+
+    def _typed_error(self, kind: str | None, message: str, model: str) -> ProviderError:
+        """The error for Anthropic's error type ``kind`` (``overloaded_error``...)."""
+        error_class = _STREAM_ERRORS.get(kind or "", ProviderResponseError)
+        return error_class(message, provider=self.name, model=model)
 
     def _stream_error(self, exc: Any, model: str) -> ProviderError:
         """The error for an ``error`` event in a stream that began with HTTP 200."""
-        kind = _STREAM_ERRORS.get(getattr(exc, "type", None) or "", ProviderError)
         message = getattr(exc, "api_message", None) or str(exc)
-        return kind(message, provider=self.name, model=model)
+        return self._typed_error(getattr(exc, "type", None), message, model)
+
+    def _check_message(self, message: Any, model: str) -> None:
+        """Raise for a 200 body that is not a message (an error envelope, anything else).
+
+        Raises:
+            ProviderError: the mapped error of an ``{"type": "error"}`` envelope
+                (``overloaded_error`` is a retryable server error).
+            ProviderResponseError: any other body that is not a message.
+        """
+        kind = getattr(message, "type", None)
+        if kind == "error":
+            error = getattr(message, "error", None)
+            get = error.get if isinstance(error, dict) else lambda key: getattr(error, key, None)
+            error_type = get("type") if error is not None else None
+            text = get("message") if error is not None else None
+            detail = text or error_type or "an error with no message"
+            raise self._typed_error(
+                error_type, f"{detail} (an error envelope in an HTTP 200 reply)", model
+            )
+        if kind not in (None, "message") or not isinstance(getattr(message, "content", None), list):
+            raise ProviderResponseError(
+                f"the answer is not a message (type={kind!r}); a proxy or gateway may have "
+                "answered instead of the API",
+                provider=self.name,
+                model=model,
+            )
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
-        """Send ``request``; return the whole answer."""
+        """Send ``request``; return the whole answer.
+
+        Raises:
+            ProviderError: the call failed, or the HTTP 200 body was an error
+                envelope (mapped by its type) or not a message.
+        """
         params = self._params(request)
         try:
             message = await self.client.messages.create(**params)
-        except (anthropic.AnthropicError, ValueError) as exc:
-            raise self._error(exc, request.model) from exc
+        except (anthropic.AnthropicError, ValueError, *TRANSPORT_ERRORS) as exc:
+            raise self._error(exc, request) from exc
+        self._check_message(message, request.model)
         return parse_message(message, self.name, request.model)
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
         """Send ``request`` with ``stream=True``; yield deltas, then the answer.
 
         Reads the raw event stream: ``message_start`` (model, input usage),
-        ``content_block_start`` / ``content_block_delta`` (text and tool-call
-        pieces; tool calls are numbered 0, 1, ... among the tool_use blocks),
-        ``message_delta`` (stop reason, output usage), ``message_stop``.
+        ``content_block_start`` / ``content_block_delta`` (text, thinking
+        (``thinking_delta``, ``signature_delta``), redacted thinking and
+        tool-call pieces; tool calls are numbered 0, 1, ... among the tool_use
+        blocks), ``message_delta`` (stop reason, output usage), ``message_stop``.
+
+        Raises:
+            ProviderTimeoutError: the stream stalled longer than the read timeout.
+            ProviderConnectionError: the connection dropped mid-stream.
+            ProviderResponseError: the stream ended before ``message_stop``.
         """
         params = self._params(request)
         params["stream"] = True
         text: list[str] = []
         calls: list[dict[str, Any]] = []
         call_of_block: dict[int, int] = {}
+        thinking: list[ThinkingBlock] = []
+        thinking_of_block: dict[int, ThinkingBlock] = {}
         counts: dict[str, Any] = {}
         stop_reason: str | None = None
         stopped = False
         model = request.model
+        received = 0
         try:
             events = await self.client.messages.create(**params)
             # Closed on every exit, a consumer that stops early included.
             async with events:
                 async for event in events:
+                    received += 1
                     kind = getattr(event, "type", None)
                     if kind == "message_start":
                         message = event.message
@@ -210,7 +295,13 @@ class AnthropicProvider(SDKProvider):
                         _update_counts(counts, getattr(message, "usage", None))
                     elif kind == "content_block_start":
                         block = event.content_block
-                        if getattr(block, "type", None) == "tool_use":
+                        part = thinking_part(block)
+                        if part is not None:
+                            thinking.append(part)
+                            thinking_of_block[event.index] = part
+                            if isinstance(part, ThinkingPart) and part.text:
+                                yield ThinkingDelta(part.text)
+                        elif getattr(block, "type", None) == "tool_use":
                             index = len(calls)
                             call_of_block[event.index] = index
                             start_input = getattr(block, "input", None)
@@ -229,9 +320,17 @@ class AnthropicProvider(SDKProvider):
                     elif kind == "content_block_delta":
                         delta = event.delta
                         delta_type = getattr(delta, "type", None)
+                        part = thinking_of_block.get(event.index)
                         if delta_type == "text_delta" and delta.text:
                             text.append(delta.text)
                             yield TextDelta(delta.text)
+                        elif delta_type == "thinking_delta" and isinstance(part, ThinkingPart):
+                            piece = delta.thinking or ""
+                            part.text += piece
+                            if piece:
+                                yield ThinkingDelta(piece)
+                        elif delta_type == "signature_delta" and isinstance(part, ThinkingPart):
+                            part.signature = (part.signature or "") + (delta.signature or "")
                         elif delta_type == "input_json_delta" and event.index in call_of_block:
                             index = call_of_block[event.index]
                             piece = delta.partial_json or ""
@@ -245,7 +344,11 @@ class AnthropicProvider(SDKProvider):
                     elif kind == "message_stop":
                         stopped = True
         except (anthropic.AnthropicError, ValueError) as exc:
-            raise self._error(exc, request.model) from exc
+            raise self._error(exc, request) from exc
+        except TRANSPORT_ERRORS as exc:
+            raise map_transport_error(
+                exc, self.name, request.model, wait=self._wait(request), pieces=received
+            ) from exc
         if not stopped and stop_reason is None:
             raise ProviderResponseError(
                 "the stream ended before the answer was complete (no message_stop)",
@@ -262,6 +365,7 @@ class AnthropicProvider(SDKProvider):
             usage=anthropic_usage(counts) if counts else Usage(),
             model=model,
             provider=self.name,
+            thinking_blocks=thinking,
         )
 
     async def structured(
@@ -305,6 +409,7 @@ def _update_counts(counts: dict[str, Any], usage: Any) -> None:
         "output_tokens",
         "cache_read_input_tokens",
         "cache_creation_input_tokens",
+        "cache_creation",
         "output_tokens_details",
     ):
         value = getattr(usage, key, None)

@@ -2,7 +2,9 @@
 
 Pure functions, no network: LLMgine speaks the OpenAI chat format everywhere
 (messages, tool schemas, ``tool_choice``, ``response_format``), and the
-Anthropic provider translates at the boundary with these.
+Anthropic provider translates at the boundary with these (answers with
+:mod:`llmgine.llm.providers.anthropic_response`, whose names are importable
+from here too).
 
 Anthropic differs in ways that matter here:
 
@@ -12,7 +14,10 @@ Anthropic differs in ways that matter here:
 * tool results are ``tool_result`` blocks inside a *user* turn;
 * turns must alternate, so consecutive turns of one role are merged (several
   tool results become one user turn);
-* empty text blocks are rejected.
+* empty text blocks are rejected;
+* with extended thinking on, an assistant turn that calls tools must be sent
+  back with its ``thinking`` / ``redacted_thinking`` blocks first, unchanged
+  (they travel in the assistant message's ``thinking_blocks``).
 """
 
 from __future__ import annotations
@@ -22,32 +27,35 @@ import json
 import urllib.parse
 from typing import Any
 
-from llmgine.llm.response import LLMResponse, Usage, content_text
-from llmgine.tools.tool_call import ToolCall
+# The answer side lives in anthropic_response; its names stay importable from here.
+from llmgine.llm.providers.anthropic_response import (
+    anthropic_usage,
+    finish_reason,
+    parse_message,
+    thinking_part,
+)
+from llmgine.llm.response import RedactedThinkingPart, ThinkingPart, content_text
 
 __all__ = [
+    "DEFAULT_THINKING_BUDGET",
     "RAW_ARGUMENTS_KEY",
     "anthropic_usage",
     "finish_reason",
     "parse_message",
+    "thinking_config",
+    "thinking_part",
     "to_anthropic_messages",
     "to_anthropic_tool_choice",
     "to_anthropic_tools",
     "to_output_config",
 ]
 
+#: Thinking budget for ``thinking=True`` / ``thinking="enabled"`` (Anthropic's minimum is 1024).
+DEFAULT_THINKING_BUDGET = 2048
+
 #: Key of the ``input`` object sent for a tool call whose arguments were not a
 #: JSON object (Anthropic needs an object): ``{"_raw_arguments": "<the text>"}``.
 RAW_ARGUMENTS_KEY = "_raw_arguments"
-
-_FINISH_REASONS = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "tool_use": "tool_calls",
-    "max_tokens": "length",
-    "model_context_window_exceeded": "length",
-    "refusal": "content_filter",
-}
 
 # Content blocks that already are Anthropic's, passed through as they are.
 _ANTHROPIC_BLOCKS = frozenset(
@@ -184,6 +192,29 @@ def _tool_use_blocks(tool_calls: Any) -> list[dict[str, Any]]:
     return blocks
 
 
+def _thinking_blocks(blocks: Any) -> list[dict[str, Any]]:
+    """The ``thinking`` / ``redacted_thinking`` blocks of an assistant message, as they were.
+
+    A thinking block without a signature came from another provider
+    (DeepSeek's reasoning, say): Anthropic cannot verify it, so it is left out.
+    """
+    if not blocks:
+        return []
+    out = []
+    for block in blocks:
+        if isinstance(block, ThinkingPart | RedactedThinkingPart):
+            block = block.to_dict()
+        if not isinstance(block, dict) or block.get("type") not in (
+            "thinking",
+            "redacted_thinking",
+        ):
+            raise ValueError(f"thinking_blocks holds {block!r}, not a thinking block")
+        if block["type"] == "thinking" and block.get("signature") is None:
+            continue
+        out.append(dict(block))
+    return out
+
+
 def _tool_result_block(message: dict[str, Any]) -> dict[str, Any]:
     block: dict[str, Any] = {"type": "tool_result", "tool_use_id": message.get("tool_call_id")}
     content = message.get("content")
@@ -217,6 +248,9 @@ def to_anthropic_messages(
       (``image_url`` data URLs as base64 sources, http(s) URLs as url
       sources), PDF ``file`` parts as documents; Anthropic-native blocks pass
       through;
+    * assistant ``thinking_blocks`` (thinking with its signature, redacted
+      thinking with its data) come first in the turn, unchanged; unsigned
+      thinking (another provider's reasoning) is left out;
     * assistant ``tool_calls`` become ``tool_use`` blocks with the parsed
       arguments as ``input`` (arguments that are not a JSON object are sent as
       ``{"_raw_arguments": "<text>"}``);
@@ -240,7 +274,9 @@ def to_anthropic_messages(
         if role == "user":
             blocks = _content_blocks(message.get("content"))
         elif role == "assistant":
-            blocks = _content_blocks(message.get("content"))
+            # Thinking first, as the model wrote it: the API checks the blocks unchanged.
+            blocks = _thinking_blocks(message.get("thinking_blocks"))
+            blocks += _content_blocks(message.get("content"))
             blocks += _tool_use_blocks(message.get("tool_calls"))
         elif role == "tool":
             role = "user"
@@ -322,6 +358,48 @@ def to_anthropic_tool_choice(
     return choice
 
 
+def thinking_config(value: Any) -> dict[str, Any] | None:
+    """Anthropic's ``thinking`` parameter for a thinking setting.
+
+    * an int ``N`` (or a numeric string) -> ``{"type": "enabled", "budget_tokens": N}``;
+    * ``True`` / ``"enabled"`` / ``"on"`` -> enabled with :data:`DEFAULT_THINKING_BUDGET`;
+    * ``"adaptive"`` -> ``{"type": "adaptive"}`` (the model decides how much to think);
+    * ``False`` / ``0`` / ``"disabled"`` / ``"off"`` -> ``{"type": "disabled"}``;
+    * a dict with a ``type`` passes through as it is;
+    * None -> None (not sent).
+
+    Raises:
+        ValueError: anything else (the message says what is accepted).
+    """
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        if not isinstance(value.get("type"), str):
+            raise ValueError(f"a thinking dict needs a 'type' (enabled, adaptive...): {value!r}")
+        return dict(value)
+    if isinstance(value, bool):
+        value = "enabled" if value else "disabled"
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text.isdigit():
+            value = int(text)
+        elif text in ("enabled", "on", "true"):
+            return {"type": "enabled", "budget_tokens": DEFAULT_THINKING_BUDGET}
+        elif text in ("disabled", "off", "false", "none"):
+            return {"type": "disabled"}
+        elif text == "adaptive":
+            return {"type": "adaptive"}
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value <= 0:
+            return {"type": "disabled"}
+        return {"type": "enabled", "budget_tokens": value}
+    raise ValueError(
+        f"thinking={value!r} is not understood: give a token budget (e.g. 4096), "
+        "'adaptive', True/False, or Anthropic's own dict "
+        "({'type': 'enabled', 'budget_tokens': 4096})"
+    )
+
+
 def to_output_config(response_format: dict[str, Any] | None) -> dict[str, Any] | None:
     """Anthropic's ``output_config`` for an OpenAI ``response_format``, if it has one.
 
@@ -339,71 +417,3 @@ def to_output_config(response_format: dict[str, Any] | None) -> dict[str, Any] |
     if not isinstance(schema, dict):
         return None
     return {"format": {"type": "json_schema", "schema": schema}}
-
-
-# -- responses ----------------------------------------------------------------
-
-
-def finish_reason(stop_reason: str | None) -> str | None:
-    """OpenAI's finish reason for an Anthropic ``stop_reason`` (others pass through).
-
-    ``end_turn`` / ``stop_sequence`` -> ``"stop"``, ``tool_use`` ->
-    ``"tool_calls"``, ``max_tokens`` / ``model_context_window_exceeded`` ->
-    ``"length"``, ``refusal`` -> ``"content_filter"``.
-    """
-    if stop_reason is None:
-        return None
-    return _FINISH_REASONS.get(stop_reason, stop_reason)
-
-
-def anthropic_usage(raw: Any) -> Usage:
-    """:class:`Usage` from Anthropic's usage (an SDK object or a dict).
-
-    Anthropic counts cache reads and writes apart from ``input_tokens``; they
-    are added back, so ``prompt_tokens`` is every input token.
-    """
-    if raw is None:
-        return Usage()
-    fresh = _get(raw, "input_tokens") or 0
-    cache_read = _get(raw, "cache_read_input_tokens") or 0
-    cache_write = _get(raw, "cache_creation_input_tokens") or 0
-    details = _get(raw, "output_tokens_details")
-    return Usage(
-        prompt_tokens=fresh + cache_read + cache_write,
-        completion_tokens=_get(raw, "output_tokens") or 0,
-        reasoning_tokens=_get(details, "thinking_tokens") or 0,
-        cached_tokens=cache_read,
-    )
-
-
-def parse_message(message: Any, provider: str, model: str) -> LLMResponse:
-    """An :class:`LLMResponse` from an Anthropic ``Message`` (SDK object or dict).
-
-    Text blocks are joined into ``content`` (None when there are none);
-    ``tool_use`` blocks become :class:`ToolCall` objects with the input as a
-    JSON string; thinking and server-tool blocks are left out (they stay in
-    ``raw``).
-    """
-    texts: list[str] = []
-    calls: list[ToolCall] = []
-    for block in _get(message, "content") or []:
-        kind = _get(block, "type")
-        if kind == "text":
-            texts.append(_get(block, "text") or "")
-        elif kind == "tool_use":
-            calls.append(
-                ToolCall(
-                    id=_get(block, "id"),
-                    name=_get(block, "name") or "",
-                    arguments=json.dumps(_get(block, "input") or {}),
-                )
-            )
-    return LLMResponse(
-        content="".join(texts) if texts else None,
-        tool_calls=calls,
-        finish_reason=finish_reason(_get(message, "stop_reason")),
-        usage=anthropic_usage(_get(message, "usage")),
-        model=_get(message, "model") or model,
-        provider=provider,
-        raw=message,
-    )

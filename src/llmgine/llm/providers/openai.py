@@ -2,6 +2,13 @@
 
 Serves OpenAI itself and every OpenAI-compatible API (OpenRouter, Gemini's
 compatible endpoint, xAI, DeepSeek, Ollama, vLLM, llama.cpp ...).
+
+Reasoning text that compatible servers return (``reasoning_content`` from
+DeepSeek and vLLM, ``reasoning`` from OpenRouter and Ollama) becomes the
+response's thinking; OpenAI's own reasoning models keep it hidden and report
+only ``reasoning_tokens`` (``reasoning_effort=`` sets how hard they think).
+Thinking blocks in the conversation (``thinking_blocks`` of assistant
+messages, from Anthropic models) are not sent: this wire has no field for them.
 """
 
 from __future__ import annotations
@@ -13,10 +20,24 @@ from collections.abc import AsyncIterator
 from functools import cache
 from typing import Any, TypeVar
 
+from llmgine.errors import ProviderResponseError
 from llmgine.llm.providers.interface import LLMRequest, SDKProvider
-from llmgine.llm.providers.sdk_errors import map_sdk_error
+from llmgine.llm.providers.sdk_errors import (
+    TRANSPORT_ERRORS,
+    map_sdk_error,
+    map_transport_error,
+    read_timeout_seconds,
+)
 from llmgine.llm.providers.structured import instructor_create
-from llmgine.llm.response import LLMResponse, StreamChunk, TextDelta, ToolCallDelta, Usage
+from llmgine.llm.response import (
+    LLMResponse,
+    StreamChunk,
+    TextDelta,
+    ThinkingDelta,
+    ThinkingPart,
+    ToolCallDelta,
+    Usage,
+)
 from llmgine.tools.tool_call import ToolCall
 
 try:
@@ -30,6 +51,8 @@ T = TypeVar("T")
 
 # o-series reasoning models reject a temperature.
 _NO_TEMPERATURE = re.compile(r"^(?:[\w.-]+/)?o\d")
+# Where compatible servers put reasoning text: DeepSeek / vLLM, then OpenRouter / Ollama.
+_REASONING_FIELDS = ("reasoning_content", "reasoning")
 
 
 @cache
@@ -39,17 +62,47 @@ def _create_parameters() -> frozenset[str]:
 
 
 def _usage(raw: Any) -> Usage:
+    """:class:`Usage` from a Chat Completions usage object.
+
+    Cache reads are ``prompt_tokens_details.cached_tokens`` (DeepSeek's
+    ``prompt_cache_hit_tokens`` when there are no details); cache writes are
+    ``prompt_tokens_details.cache_write_tokens`` (OpenRouter). Both are part
+    of ``prompt_tokens`` on this wire.
+    """
     if raw is None:
         return Usage()
     completion_details = getattr(raw, "completion_tokens_details", None)
     prompt_details = getattr(raw, "prompt_tokens_details", None)
+    cached = getattr(prompt_details, "cached_tokens", None)
+    if not cached:
+        cached = getattr(raw, "prompt_cache_hit_tokens", None)
     return Usage(
         prompt_tokens=getattr(raw, "prompt_tokens", 0) or 0,
         completion_tokens=getattr(raw, "completion_tokens", 0) or 0,
         reasoning_tokens=getattr(completion_details, "reasoning_tokens", 0) or 0,
-        cached_tokens=getattr(prompt_details, "cached_tokens", 0) or 0,
+        cached_tokens=cached or 0,
         total_tokens=getattr(raw, "total_tokens", 0) or 0,
+        cache_write_tokens=getattr(prompt_details, "cache_write_tokens", 0) or 0,
     )
+
+
+def _reasoning(message: Any) -> str | None:
+    """The reasoning text a compatible server put beside the answer, if any."""
+    for name in _REASONING_FIELDS:
+        value = getattr(message, name, None)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _without_thinking_blocks(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages without ``thinking_blocks`` (Anthropic's, no field on this wire)."""
+    if not any(isinstance(m, dict) and "thinking_blocks" in m for m in messages):
+        return messages
+    return [
+        {k: v for k, v in m.items() if k != "thinking_blocks"} if isinstance(m, dict) else m
+        for m in messages
+    ]
 
 
 def parse_completion(completion: Any, provider: str, model: str) -> LLMResponse:
@@ -58,8 +111,6 @@ def parse_completion(completion: Any, provider: str, model: str) -> LLMResponse:
     Raises:
         ProviderResponseError: the completion has no choice to read.
     """
-    from llmgine.errors import ProviderResponseError
-
     choices = getattr(completion, "choices", None)
     if not choices:
         raise ProviderResponseError("the answer has no choices", provider=provider, model=model)
@@ -70,6 +121,7 @@ def parse_completion(completion: Any, provider: str, model: str) -> LLMResponse:
         for call in (message.tool_calls or [])
         if getattr(call, "function", None) is not None
     ]
+    reasoning = _reasoning(message)
     return LLMResponse(
         content=message.content,
         tool_calls=tool_calls,
@@ -78,6 +130,7 @@ def parse_completion(completion: Any, provider: str, model: str) -> LLMResponse:
         model=getattr(completion, "model", None) or model,
         provider=provider,
         raw=completion,
+        thinking_blocks=[ThinkingPart(reasoning)] if reasoning else [],
     )
 
 
@@ -100,7 +153,10 @@ class OpenAIProvider(SDKProvider):
         return openai.AsyncOpenAI
 
     def _params(self, request: LLMRequest) -> dict[str, Any]:
-        params: dict[str, Any] = {"model": request.model, "messages": request.messages}
+        params: dict[str, Any] = {
+            "model": request.model,
+            "messages": _without_thinking_blocks(request.messages),
+        }
         if request.tools:
             params["tools"] = request.tools
             if request.tool_choice is not None:
@@ -127,57 +183,98 @@ class OpenAIProvider(SDKProvider):
             params["extra_body"] = extra_body
         return params
 
-    def _error(self, exc: Exception, model: str) -> Exception:
-        return map_sdk_error(exc, openai, self.name, model)
+    def _wait(self, request: LLMRequest) -> float | None:
+        """Seconds a read may wait: the request's timeout, else the client's."""
+        if request.timeout is not None:
+            return request.timeout
+        return read_timeout_seconds(getattr(self.client, "timeout", None))
+
+    def _error(self, exc: Exception, request: LLMRequest) -> Exception:
+        return map_sdk_error(exc, openai, self.name, request.model, wait=self._wait(request))
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
         """Send ``request``; return the whole answer."""
         try:
             completion = await self.client.chat.completions.create(**self._params(request))
-        except openai.OpenAIError as exc:
-            raise self._error(exc, request.model) from exc
-        except json.JSONDecodeError as exc:
-            raise self._error(exc, request.model) from exc
+        except (openai.OpenAIError, json.JSONDecodeError, *TRANSPORT_ERRORS) as exc:
+            raise self._error(exc, request) from exc
         return parse_completion(completion, self.name, request.model)
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
-        """Send ``request`` with ``stream=True``; yield deltas, then the answer."""
+        """Send ``request`` with ``stream=True``; yield deltas, then the answer.
+
+        Raises:
+            ProviderTimeoutError: the stream stalled longer than the read timeout.
+            ProviderConnectionError: the connection dropped mid-stream.
+            ProviderResponseError: the stream ended without a ``finish_reason``
+                or a usage chunk (cut short), or an event could not be read.
+        """
         params = self._params(request)
         params["stream"] = True
         params["stream_options"] = {"include_usage": True}
         text: list[str] = []
+        reasoning: list[str] = []
         calls: dict[int, dict[str, str]] = {}
-        usage = Usage()
+        usage: Usage | None = None
         finish_reason: str | None = None
         model = request.model
+        received = 0
         try:
             stream = await self.client.chat.completions.create(**params)
-            async for chunk in stream:
-                model = getattr(chunk, "model", None) or model
-                if getattr(chunk, "usage", None) is not None:
-                    usage = _usage(chunk.usage)
-                for choice in chunk.choices or []:
-                    delta = choice.delta
-                    if delta is not None and delta.content:
-                        text.append(delta.content)
-                        yield TextDelta(delta.content)
-                    for call in (delta.tool_calls if delta is not None else None) or []:
-                        entry = calls.setdefault(
-                            call.index, {"id": "", "name": "", "arguments": ""}
-                        )
-                        function = call.function
-                        name = function.name if function is not None else None
-                        arguments = (function.arguments if function is not None else None) or ""
-                        if call.id:
-                            entry["id"] = call.id
-                        if name:
-                            entry["name"] += name
-                        entry["arguments"] += arguments
-                        yield ToolCallDelta(call.index, id=call.id, name=name, arguments=arguments)
-                    if choice.finish_reason:
-                        finish_reason = choice.finish_reason
+            # Closed on every exit, a consumer that stops early included.
+            async with stream:
+                async for chunk in stream:
+                    received += 1
+                    model = getattr(chunk, "model", None) or model
+                    if getattr(chunk, "usage", None) is not None:
+                        usage = _usage(chunk.usage)
+                    for choice in chunk.choices or []:
+                        delta = choice.delta
+                        thought = _reasoning(delta) if delta is not None else None
+                        if thought:
+                            reasoning.append(thought)
+                            yield ThinkingDelta(thought)
+                        if delta is not None and delta.content:
+                            text.append(delta.content)
+                            yield TextDelta(delta.content)
+                        for call in (delta.tool_calls if delta is not None else None) or []:
+                            entry = calls.setdefault(
+                                call.index, {"id": "", "name": "", "arguments": ""}
+                            )
+                            function = call.function
+                            name = function.name if function is not None else None
+                            arguments = (function.arguments if function is not None else None) or ""
+                            if call.id:
+                                entry["id"] = call.id
+                            if name:
+                                entry["name"] += name
+                            entry["arguments"] += arguments
+                            yield ToolCallDelta(
+                                call.index, id=call.id, name=name, arguments=arguments
+                            )
+                        if choice.finish_reason:
+                            finish_reason = choice.finish_reason
         except openai.OpenAIError as exc:
-            raise self._error(exc, request.model) from exc
+            raise self._error(exc, request) from exc
+        except TRANSPORT_ERRORS as exc:
+            raise map_transport_error(
+                exc, self.name, request.model, wait=self._wait(request), pieces=received
+            ) from exc
+        except ValueError as exc:  # an event cut mid-way is not JSON
+            raise ProviderResponseError(
+                f"a stream event could not be read after {received} events "
+                f"(the stream was cut mid-event?): {exc}",
+                provider=self.name,
+                model=request.model,
+            ) from exc
+        # Complete streams end with a finish_reason (and, asked for, a usage chunk).
+        if finish_reason is None and usage is None:
+            raise ProviderResponseError(
+                f"the stream ended before the answer was complete (no finish_reason after "
+                f"{received} events)",
+                provider=self.name,
+                model=request.model,
+            )
         yield LLMResponse(
             content="".join(text) if text else None,
             tool_calls=[
@@ -185,9 +282,10 @@ class OpenAIProvider(SDKProvider):
                 for _, entry in sorted(calls.items())
             ],
             finish_reason=finish_reason,
-            usage=usage,
+            usage=usage or Usage(),
             model=model,
             provider=self.name,
+            thinking_blocks=[ThinkingPart("".join(reasoning))] if reasoning else [],
         )
 
     async def structured(
