@@ -17,8 +17,8 @@ PUBLIC_MODULES = [
     "llmgine.errors",
     "llmgine.bootstrap",
     "llmgine.testing",
-    "llmgine.llm.models",
-    "llmgine.llm.providers",
+    "llmgine.models",
+    "llmgine.providers",
     "llmgine.tools",
     "llmgine.context",
     "llmgine.engines",
@@ -97,7 +97,10 @@ SEED_PATHS = [
     ("llmgine.llm.tools.tool_events", "ToolRegisterEvent", "llmgine.tools.events"),
     ("llmgine.llm.tools", "ToolManager", "llmgine.tools"),
     ("llmgine.llm.context.memory", "SimpleChatHistory", "llmgine.context.memory"),
-    ("llmgine.llm.context.context_events", "ChatHistoryUpdatedEvent", "llmgine.context.events"),
+    ("llmgine.llm.models.openai_models", "Gpt41Mini", "llmgine.models.presets"),
+    ("llmgine.llm.providers.providers", "Providers", "llmgine.providers.catalog"),
+    ("llmgine.llm.response", "LLMResponse", "llmgine.models.response"),
+    ("llmgine.testing.models", "TestModel", "llmgine.testing"),
     ("llmgine.ui.cli.cli", "EngineCLI", "llmgine.cli.cli"),
     ("llmgine.ui.cli.components", "ToolComponent", "llmgine.cli.components"),
     ("llmgine.engines.launcher", "main", "llmgine.cli.launcher"),
@@ -139,7 +142,7 @@ def test_importing_llmgine_stays_light() -> None:
 
 
 def test_get_model_is_exported() -> None:
-    from llmgine.llm.models import get_model
+    from llmgine.models import get_model
 
     assert llmgine.get_model is get_model
 

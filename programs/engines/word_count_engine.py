@@ -97,7 +97,7 @@ class WordCountEngine(Engine):
             {"role": "user", "content": command.prompt},
         ]
         await self.publish_status(f"counted {words} words; calling {self.model.model_string}")
-        response = await self._generate(self.model, messages, self.stream)
+        response = await self.generate(self.model, messages, self.stream)
         summary = response.content or ""
         footer = f"\n\n[words: {words}, sentences: {sentences}, summary: {len(summary.split())}]"
         if self.stream:  # the summary was streamed as it came; stream the footer too

@@ -2,7 +2,7 @@
 
 from llmgine import _compat, _version
 from llmgine.bootstrap import ApplicationBootstrap, ApplicationConfig
-from llmgine.bus import BusSession, MessageBus
+from llmgine.bus import Bus, BusSession, MessageBus
 from llmgine.errors import (
     BusError,
     ConfigurationError,
@@ -25,18 +25,6 @@ from llmgine.errors import (
     ToolDefinitionError,
     UnknownModelError,
 )
-from llmgine.llm.events import LLMCallEvent, LLMResponseEvent, LLMStreamEvent
-from llmgine.llm.models import Model, ProviderModel, Providers, get_model
-from llmgine.llm.response import (
-    LLMResponse,
-    RedactedThinkingPart,
-    TextDelta,
-    ThinkingDelta,
-    ThinkingPart,
-    ToolCallDelta,
-    Usage,
-)
-from llmgine.llm.retry import RetryPolicy
 from llmgine.messages import (
     GLOBAL,
     ROOT,
@@ -50,6 +38,18 @@ from llmgine.messages import (
     SessionEndEvent,
     SessionStartEvent,
 )
+from llmgine.models import InstrumentedModel, Model, ProviderModel, Providers, get_model, instrument
+from llmgine.models.events import LLMCallEvent, LLMResponseEvent
+from llmgine.models.response import (
+    LLMResponse,
+    RedactedThinkingPart,
+    TextDelta,
+    ThinkingDelta,
+    ThinkingPart,
+    ToolCallDelta,
+    Usage,
+)
+from llmgine.models.retry import RetryPolicy
 from llmgine.observability import (
     ConsoleEventHandler,
     FileEventHandler,
@@ -69,6 +69,7 @@ __all__ = [
     # bus
     "GLOBAL",
     "ROOT",
+    "Bus",
     "BusSession",
     "MessageBus",
     # messages
@@ -85,7 +86,7 @@ __all__ = [
     "LLMCallEvent",
     "LLMResponse",
     "LLMResponseEvent",
-    "LLMStreamEvent",
+    "InstrumentedModel",
     "Model",
     "ProviderModel",
     "Providers",
@@ -101,6 +102,7 @@ __all__ = [
     "ToolCallDelta",
     "Usage",
     "get_model",
+    "instrument",
     "tool",
     # application
     "ApplicationBootstrap",

@@ -27,14 +27,25 @@ __all__ = ["OLD_MODULES", "OLD_PACKAGES", "install"]
 OLD_PACKAGES: dict[str, str] = {
     "llmgine.llm.tools": "llmgine.tools",
     "llmgine.llm.context": "llmgine.context",
+    "llmgine.llm.models": "llmgine.models",
+    "llmgine.llm.providers": "llmgine.providers",
     "llmgine.ui.cli": "llmgine.cli",
 }
 
 #: Old module -> the module holding its names now.
 OLD_MODULES: dict[str, str] = {
+    "llmgine.llm": "llmgine.models",
+    "llmgine.llm.response": "llmgine.models.response",
+    "llmgine.llm.events": "llmgine.models.events",
+    "llmgine.llm.pricing": "llmgine.models.pricing",
+    "llmgine.llm.retry": "llmgine.models.retry",
+    "llmgine.llm.models.openai_models": "llmgine.models.presets",
+    "llmgine.llm.models.anthropic_models": "llmgine.models.presets",
+    "llmgine.llm.providers.events": "llmgine.models.events",
+    "llmgine.llm.providers.providers": "llmgine.providers.catalog",
+    "llmgine.testing.models": "llmgine.testing",
     "llmgine.llm.tools.tool_manager": "llmgine.tools.manager",
     "llmgine.llm.tools.tool_events": "llmgine.tools.events",
-    "llmgine.llm.context.context_events": "llmgine.context.events",
     "llmgine.llm.engine": "llmgine.engines.base",
     "llmgine.llm.engine.engine": "llmgine.engines.base",
     "llmgine.bus.fakes": "llmgine.testing.fakes",

@@ -20,11 +20,10 @@ from llmgine.engines.messages import (
     EngineCommand,
     EngineStatusEvent,
     EngineTextDeltaEvent,
-    EngineToolResultEvent,
 )
-from llmgine.llm.response import Usage
 from llmgine.messages.commands import CommandResult
-from llmgine.tools.events import ToolApprovalCommand
+from llmgine.models.response import Usage
+from llmgine.tools.events import ToolApprovalCommand, ToolExecuteResultEvent
 
 
 class EchoCommand(EngineCommand):
@@ -85,7 +84,7 @@ class EchoEngine(Engine):
             )
             approved = approval.success and approval.result is True
             await self.bus.publish(
-                EngineToolResultEvent(
+                ToolExecuteResultEvent(
                     tool_name="get_weather",
                     arguments={"city": "Paris"},
                     result="sunny, 21C" if approved else "The user declined to run get_weather",

@@ -198,7 +198,7 @@ async def test_thinking_is_dim_and_collapsed_until_thinking_is_toggled(
     fresh_bus: MessageBus, make_cli: MakeCLI, console: Console
 ):
     from llmgine.engines.tool_chat_engine import ToolChatEngine
-    from llmgine.llm.response import ThinkingDelta
+    from llmgine.models.response import ThinkingDelta
     from llmgine.testing import FunctionModel
 
     def stream_fn(messages: list[dict[str, object]], info: object) -> list[object]:

@@ -11,7 +11,7 @@ from llmgine.cli import (
     UserComponent,
 )
 from llmgine.cli.live import TurnDisplay
-from llmgine.engines.messages import EngineTextDeltaEvent, EngineToolResultEvent
+from llmgine.engines.messages import EngineTextDeltaEvent
 from llmgine.messages.commands import CommandResult
 from llmgine.tools.events import ToolExecuteResultEvent
 
@@ -80,7 +80,7 @@ def test_error_component_is_one_line() -> None:
 
 
 def test_tool_component_shows_name_arguments_and_result() -> None:
-    event = EngineToolResultEvent(
+    event = ToolExecuteResultEvent(
         tool_name="get_weather", arguments={"city": "Paris"}, result="sunny [b]21C[/b]"
     )
     out = rendered(ToolComponent(event))
@@ -91,20 +91,20 @@ def test_tool_component_shows_name_arguments_and_result() -> None:
 
 
 def test_tool_component_shows_errors() -> None:
-    event = EngineToolResultEvent(tool_name="divide", result="ZeroDivisionError", is_error=True)
+    event = ToolExecuteResultEvent(tool_name="divide", result="ZeroDivisionError", is_error=True)
     out = rendered(ToolComponent(event))
     assert "Tool failed: divide" in out
     assert "error: ZeroDivisionError" in out
 
 
 def test_tool_component_error_is_styled_red() -> None:
-    event = EngineToolResultEvent(tool_name="divide", result="oops", is_error=True)
+    event = ToolExecuteResultEvent(tool_name="divide", result="oops", is_error=True)
     segments = list(make_console().render(ToolComponent(event)))
     assert any(seg.style and seg.style.color and seg.style.color.name == "red" for seg in segments)
 
 
 def test_tool_component_shortens_long_results() -> None:
-    event = EngineToolResultEvent(
+    event = ToolExecuteResultEvent(
         tool_name="dump", result="\n".join(f"line {i}" for i in range(50))
     )
     out = rendered(ToolComponent(event))
@@ -113,15 +113,15 @@ def test_tool_component_shortens_long_results() -> None:
     assert "30 more lines" in out
 
 
-def test_tool_component_accepts_tool_manager_events() -> None:
-    event = ToolExecuteResultEvent(tool_name="t", success=False, error="it broke")
+def test_tool_component_shows_a_call_that_did_not_run() -> None:
+    event = ToolExecuteResultEvent(tool_name="t", is_error=True, result="it broke")
     out = rendered(ToolComponent(event))
     assert "Tool failed: t" in out
     assert "it broke" in out
 
 
 def test_tool_component_short_is_one_line() -> None:
-    event = EngineToolResultEvent(tool_name="get_weather", arguments={"city": "Paris"})
+    event = ToolExecuteResultEvent(tool_name="get_weather", arguments={"city": "Paris"})
     out = rendered(ToolComponentShort(event))
     assert out.strip() == '✓ get_weather({"city": "Paris"})'
 

@@ -13,10 +13,9 @@ from rich.console import Console
 
 from llmgine.bus.bus import MessageBus
 from llmgine.cli import EngineCLI, ToolComponentShort, UserComponent, YesNoPromptCommand
-from llmgine.engines.messages import EngineToolResultEvent
 from llmgine.errors import ConfigurationError
 from llmgine.messages.commands import CommandResult
-from llmgine.tools.events import ToolApprovalCommand
+from llmgine.tools.events import ToolApprovalCommand, ToolExecuteResultEvent
 
 MakeCLI = Callable[..., EngineCLI]
 
@@ -154,13 +153,13 @@ async def test_status_events_of_subclasses_are_handled_once(
 async def test_component_event_uses_the_most_specific_registration(
     bus: MessageBus, make_cli: MakeCLI, console: Console
 ):
-    class MyToolEvent(EngineToolResultEvent, kw_only=True):
+    class MyToolEvent(ToolExecuteResultEvent, kw_only=True):
         pass
 
     cli = make_cli()
     cli.register_component_event(MyToolEvent, ToolComponentShort)
     await bus.publish(MyToolEvent(tool_name="short_one", session_id="s1"))
-    await bus.publish(EngineToolResultEvent(tool_name="long_one", result="r", session_id="s1"))
+    await bus.publish(ToolExecuteResultEvent(tool_name="long_one", result="r", session_id="s1"))
     out = output_of(console)
     assert out.count("short_one") == 1
     assert "Tool: short_one" not in out

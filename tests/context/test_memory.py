@@ -1,14 +1,8 @@
 from typing import Any
 
-from llmgine.bus.bus import MessageBus
-from llmgine.context import (
-    ChatHistoryRetrievedEvent,
-    ChatHistoryUpdatedEvent,
-    InMemoryContextManager,
-    SimpleChatHistory,
-)
+from llmgine.context import InMemoryContextManager, SimpleChatHistory
 from llmgine.context.memory import estimate_tokens
-from llmgine.llm.response import LLMResponse, RedactedThinkingPart, ThinkingPart
+from llmgine.models.response import LLMResponse, RedactedThinkingPart, ThinkingPart
 from llmgine.tools import ToolCall
 
 
@@ -41,11 +35,7 @@ def assert_consistent(messages: list[dict[str, Any]]) -> None:
     assert not open_calls
 
 
-async def test_seed_api_and_events(bus: MessageBus) -> None:
-    updated: list[ChatHistoryUpdatedEvent] = []
-    retrieved: list[ChatHistoryRetrievedEvent] = []
-    bus.register_event_handler(ChatHistoryUpdatedEvent, updated.append, session_id="s")
-    bus.register_event_handler(ChatHistoryRetrievedEvent, retrieved.append, session_id="s")
+async def test_seed_api() -> None:
     history = SimpleChatHistory("engine", "s")
     history.set_system_prompt("Be brief.")
     history.store_string("Weather?", "user")
@@ -63,7 +53,7 @@ async def test_seed_api_and_events(bus: MessageBus) -> None:
         "name": "get_weather",
         "content": "5 C",
     }
-    assert len(updated) == 2 and retrieved[0].context == messages
+    assert history.messages() == messages
     history.clear()
     assert await history.retrieve() == [{"role": "system", "content": "Be brief."}]
 
@@ -114,7 +104,7 @@ def test_token_budget() -> None:
     assert len(history.messages()) == 1
 
 
-async def test_thinking_blocks_are_kept_and_counted(bus: MessageBus) -> None:
+async def test_thinking_blocks_are_kept_and_counted() -> None:
     response = LLMResponse(
         content=None,
         tool_calls=[ToolCall("c1", "get_weather", '{"city": "Oslo"}')],

@@ -8,7 +8,7 @@ from llmgine.engines import (
     use_single_pass_engine,
 )
 from llmgine.errors import EngineError, ProviderServerError
-from llmgine.llm.retry import NO_RETRY
+from llmgine.models.retry import NO_RETRY
 from llmgine.testing import ScriptedModel
 
 

@@ -10,14 +10,14 @@ from llmgine.engines import (
     EngineStatusEvent,
     EngineTextDeltaEvent,
     EngineThinkingDeltaEvent,
-    EngineToolResultEvent,
     ToolChatEngine,
     ToolChatEngineCommand,
     use_tool_chat_engine,
 )
 from llmgine.errors import EngineError, ProviderAuthError
-from llmgine.llm.response import LLMResponse, ThinkingDelta, ThinkingPart, ToolCallDelta, Usage
+from llmgine.models.response import LLMResponse, ThinkingDelta, ThinkingPart, ToolCallDelta, Usage
 from llmgine.testing import FunctionModel, ScriptedModel, TestModel
+from llmgine.tools.events import ToolExecuteResultEvent
 from llmgine.tools import ToolCall, tool
 
 
@@ -49,9 +49,9 @@ async def test_the_loop_runs_tools_until_an_answer(bus: MessageBus) -> None:
     )
     engine = ToolChatEngine("s1", model=model, tools=[get_weather])
     statuses: list[str] = []
-    results: list[EngineToolResultEvent] = []
+    results: list[ToolExecuteResultEvent] = []
     bus.register_event_handler(EngineStatusEvent, lambda e: statuses.append(e.status), "s1")
-    bus.register_event_handler(EngineToolResultEvent, results.append, "s1")
+    bus.register_event_handler(ToolExecuteResultEvent, results.append, "s1")
     engine.register()
     result = await bus.execute(ToolChatEngineCommand("Weather in Perth?", session_id="s1"))
     assert result.success and result.result == "It is 17 C in Perth."

@@ -10,10 +10,10 @@ import pytest
 from llmgine.bus.bus import MessageBus
 from llmgine.errors import ToolDefinitionError
 from llmgine.messages import CommandResult
+from llmgine.testing import FakeMessageBus
 from llmgine.tools import ToolCall, tool
 from llmgine.tools.events import (
     ToolApprovalCommand,
-    ToolCompiledEvent,
     ToolExecuteResultEvent,
     ToolRegisterEvent,
 )
@@ -50,7 +50,7 @@ def call(name: str, arguments: str, call_id: str = "call_1") -> ToolCall:
 
 @pytest.fixture
 async def manager(bus: MessageBus) -> ToolManager:
-    tools = ToolManager("engine-1", "session-1")
+    tools = ToolManager("engine-1", "session-1", events=bus, approvals=bus)
     await tools.register_tools(get_weather, add, explode)
     return tools
 
@@ -60,7 +60,7 @@ async def test_registration_publishes_events_and_keeps_functions_callable(
 ) -> None:
     registered: list[ToolRegisterEvent] = []
     bus.register_event_handler(ToolRegisterEvent, registered.append, session_id="GLOBAL")
-    tools = ToolManager("engine-1", "s")
+    tools = ToolManager("engine-1", "s", events=bus)
     await tools.register_tool(get_weather)
     await tools.register_tool(add)
     assert tools.tool_names == ["get_weather", "add_numbers"]
@@ -70,8 +70,6 @@ async def test_registration_publishes_events_and_keeps_functions_callable(
 
 
 async def test_get_tools_in_each_format(manager: ToolManager, bus: MessageBus) -> None:
-    compiled: list[ToolCompiledEvent] = []
-    bus.register_event_handler(ToolCompiledEvent, compiled.append, session_id="GLOBAL")
     openai_tools = await manager.get_tools()
     assert openai_tools[0]["type"] == "function"
     assert openai_tools[0]["function"]["name"] == "get_weather"
@@ -81,7 +79,7 @@ async def test_get_tools_in_each_format(manager: ToolManager, bus: MessageBus) -
     await claude.register_tool(get_weather)
     (formatted,) = await claude.get_tools()
     assert set(formatted) == {"name", "description", "input_schema"}
-    assert compiled[0].tool_compiled_list == openai_tools
+    assert await manager.get_tools() == openai_tools  # built once, the same each time
 
 
 async def test_a_valid_call_runs_with_coerced_arguments(manager: ToolManager) -> None:
@@ -249,7 +247,7 @@ async def test_approval_granted_and_refused(bus: MessageBus) -> None:
         asked.append(command)
         return CommandResult(success=True, result=command.arguments["path"] != "/etc/passwd")
 
-    tools = ToolManager("e", "s1")
+    tools = ToolManager("e", "s1", approvals=bus)
     await tools.register_tool(delete_file)
     bus.register_command_handler(ToolApprovalCommand, decide)
     ok = await tools.execute_tool_call(call("delete_file", '{"path": "/tmp/x"}'))
@@ -266,10 +264,10 @@ async def test_approval_without_a_handler_has_a_documented_default(bus: MessageB
         """Does something risky."""
         return "done"
 
-    denying = ToolManager("e", "s")
-    await denying.register_tool(risky)
-    result = await denying.execute_tool_call(call("risky", "{}"))
-    assert result.is_error and "approval" in result.content
+    for denying in (ToolManager("e", "s"), ToolManager("e", "s", approvals=bus)):
+        await denying.register_tool(risky)
+        result = await denying.execute_tool_call(call("risky", "{}"))
+        assert result.is_error and "approval" in result.content
 
     allowing = ToolManager("e", "s", approve_when_unhandled="allow")
     await allowing.register_tool(risky)
@@ -284,8 +282,23 @@ async def test_execution_events(manager: ToolManager, bus: MessageBus) -> None:
     good, bad = events
     assert good.success and good.tool_name == "get_weather" and good.tool_call_id == "a"
     assert good.arguments == {"city": "Rome", "days": 1}
-    assert good.result_preview.startswith("Rome: sunny") and good.duration_s >= 0
-    assert not bad.success and bad.arguments == "{oops" and "not valid JSON" in (bad.error or "")
+    assert good.result == "Rome: sunny for 1 day(s)" and good.duration_s >= 0
+    assert not bad.success and bad.is_error and bad.arguments == "{oops"
+    assert "not valid JSON" in bad.result
+
+
+async def test_no_events_are_built_without_a_sink_or_a_listener(bus: MessageBus) -> None:
+    silent = ToolManager("e", "s")  # no sink: publishes nothing
+    await silent.register_tool(get_weather)
+    assert (await silent.execute_tool_call(call("get_weather", '{"city": "Rome"}'))).value
+    fake = FakeMessageBus()
+    recorded = ToolManager("e", "s", events=fake)
+    await recorded.register_tool(get_weather)
+    await recorded.execute_tool_call(call("get_weather", '{"city": "Rome"}'))
+    assert [type(e).__name__ for e in fake.published_events] == [
+        "ToolRegisterEvent",
+        "ToolExecuteResultEvent",
+    ]
 
 
 async def test_register_tools_from_a_file_and_a_module_path(
@@ -361,7 +374,7 @@ def config_dump() -> str:
 async def test_a_tools_exception_text_is_masked_before_it_leaves(
     bus: MessageBus, caplog: pytest.LogCaptureFixture
 ) -> None:
-    manager = ToolManager("e", "s")
+    manager = ToolManager("e", "s", events=bus)
     await manager.register_tool(leaky_fetch)
     events: list[ToolExecuteResultEvent] = []
     bus.register_event_handler(ToolExecuteResultEvent, events.append, "s")
@@ -371,13 +384,13 @@ async def test_a_tools_exception_text_is_masked_before_it_leaves(
     assert FAKE_KEY not in result.content
     assert result.content.startswith("Error: leaky_fetch failed with PermissionError: 401 from")
     assert "***" in result.content
-    assert all(FAKE_KEY not in (event.error or "") + event.result_preview for event in events)
+    assert all(FAKE_KEY not in event.result for event in events)
     assert "leaky_fetch raised PermissionError" in caplog.text
     assert FAKE_KEY not in caplog.text
 
 
 async def test_a_result_holding_a_secret_is_masked_for_the_model(bus: MessageBus) -> None:
-    manager = ToolManager("e", "s")
+    manager = ToolManager("e", "s", events=bus)
     await manager.register_tool(config_dump)
     result = await manager.execute_tool_call(call("config_dump", "{}"))
     assert not result.is_error

@@ -14,13 +14,14 @@ from typing import Any, Protocol, runtime_checkable
 from llmgine.messages.base import ROOT
 from llmgine.messages.commands import Command, CommandResult
 from llmgine.messages.events import Event
+from llmgine.messages.sink import EventSink
 
 __all__ = ["Bus"]
 
 
 @runtime_checkable
-class Bus(Protocol):
-    """The calls a component makes on the bus it was given."""
+class Bus(EventSink, Protocol):
+    """The calls a component makes on the bus it was given (an :class:`EventSink` too)."""
 
     def register_command_handler(
         self, command_type: type[Command], handler: Callable[..., Any], session_id: str = ROOT
@@ -38,16 +39,8 @@ class Bus(Protocol):
         """Remove every handler of ``session_id``; return how many there were."""
         ...
 
-    def has_handlers(self, event_type: type[Event], session_id: str = ROOT) -> bool:
-        """Whether publishing such an event would reach anything (so it is worth building)."""
-        ...
-
     def execute(self, command: Command) -> Awaitable[CommandResult]:
         """Run the command's handler and return its result."""
-        ...
-
-    def publish(self, event: Event, await_processing: bool = True) -> Awaitable[None]:
-        """Deliver ``event`` to its handlers (awaitable)."""
         ...
 
     def publish_nowait(self, event: Event) -> None:

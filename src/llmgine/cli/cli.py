@@ -58,13 +58,12 @@ from llmgine.engines.messages import (
     EngineStatusEvent,
     EngineTextDeltaEvent,
     EngineThinkingDeltaEvent,
-    EngineToolResultEvent,
 )
 from llmgine.errors import ConfigurationError, HandlerRegistrationError
 from llmgine.messages.base import ROOT
 from llmgine.messages.commands import Command, CommandResult
 from llmgine.messages.events import Event
-from llmgine.tools.events import ToolApprovalCommand
+from llmgine.tools.events import ToolApprovalCommand, ToolExecuteResultEvent
 
 __all__ = ["EngineCLI"]
 
@@ -74,7 +73,7 @@ class EngineCLI:
 
     Out of the box it streams ``EngineTextDeltaEvent`` text (and
     ``EngineThinkingDeltaEvent`` thinking, dimmed and collapsed), shows
-    ``EngineToolResultEvent`` as a :class:`ToolComponent`, drives the spinner
+    ``ToolExecuteResultEvent`` as a :class:`ToolComponent`, drives the spinner
     with ``EngineStatusEvent`` (and subclasses) and answers
     ``ToolApprovalCommand`` with a :class:`YesNoPrompt`; every one of these can
     be re-registered.
@@ -121,7 +120,7 @@ class EngineCLI:
         self.bus.register_event_handler(
             EngineThinkingDeltaEvent, self._on_thinking, self.session_id
         )
-        self.register_component_event(EngineToolResultEvent, ToolComponent)
+        self.register_component_event(ToolExecuteResultEvent, ToolComponent)
         try:
             self.register_prompt_command(ToolApprovalCommand, YesNoPrompt)
         except HandlerRegistrationError:  # the application answers approvals itself

@@ -221,8 +221,7 @@ class ToolComponent(CLIComponent):
     """A tool call: its name, arguments and result; failed calls are shown in red.
 
     Works with any event that has ``tool_name`` and ``result`` (``arguments`` and
-    ``is_error`` are optional), such as ``EngineToolResultEvent``; a
-    ``ToolExecuteResultEvent`` (``result_preview``, ``success``, ``error``) works too.
+    ``is_error`` are optional), such as ``ToolExecuteResultEvent``.
 
     Args:
         event: The tool result event.
@@ -231,14 +230,8 @@ class ToolComponent(CLIComponent):
     def __init__(self, event: Any) -> None:
         self.tool_name = str(getattr(event, "tool_name", "") or "tool")
         self.arguments = getattr(event, "arguments", None)
-        result = getattr(event, "result", None)
-        if result is None:
-            result = getattr(event, "error", None) or getattr(event, "result_preview", "")
-        self.tool_result = result_text(result)
-        is_error = getattr(event, "is_error", None)
-        if is_error is None:
-            is_error = getattr(event, "success", True) is False
-        self.is_error = bool(is_error)
+        self.tool_result = result_text(getattr(event, "result", ""))
+        self.is_error = bool(getattr(event, "is_error", False))
 
     def renderable(self) -> RenderableType:
         """The call in a yellow panel (red when it failed)."""

@@ -51,10 +51,10 @@ from llmgine.engines.consortium import (
 from llmgine.engines.consortium.engine import STRATEGIES, strategy_class
 from llmgine.engines.defaults import DEFAULT_MODELS
 from llmgine.errors import LLMgineError
-from llmgine.llm.models.interface import Model
-from llmgine.llm.models.registry import get_model, known_providers
-from llmgine.llm.providers.credentials import load_dotenv_once
-from llmgine.testing.models import CallInfo, FunctionModel
+from llmgine.models.function import CallInfo, FunctionModel
+from llmgine.models.interface import Model
+from llmgine.models.registry import get_model, known_providers
+from llmgine.providers.credentials import load_dotenv_once
 
 __all__ = [
     "ConsortiumCombineComponent",

@@ -24,8 +24,8 @@ from llmgine.engines.base import Engine
 from llmgine.engines.defaults import default_model
 from llmgine.engines.messages import EngineTextDeltaEvent
 from llmgine.errors import LLMgineError
-from llmgine.llm.models.interface import Model
-from llmgine.llm.models.registry import get_model, known_providers
+from llmgine.models.interface import Model
+from llmgine.models.registry import get_model, known_providers
 from llmgine.observability.file import ensure_log_dir
 
 __all__ = [

@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``llmgine`` command line with its subcommands."""
     from llmgine.cli.consortium import DESCRIPTION, add_arguments
     from llmgine.cli.launcher import add_engine_options
-    from llmgine.llm.models.registry import known_providers
+    from llmgine.models.registry import known_providers
 
     parser = argparse.ArgumentParser(
         prog="llmgine",

@@ -10,10 +10,10 @@ from rich.table import Table
 from rich.text import Text
 
 from llmgine.engines.defaults import DEFAULT_MODELS
-from llmgine.llm.models.presets import PresetModel
-from llmgine.llm.models.registry import OFFLINE_MODELS
-from llmgine.llm.providers.catalog import PROVIDERS
-from llmgine.llm.providers.credentials import key_source
+from llmgine.models.presets import PresetModel
+from llmgine.models.registry import OFFLINE_MODELS
+from llmgine.providers.catalog import PROVIDERS
+from llmgine.providers.credentials import key_source
 
 __all__ = ["default_choice", "models_report", "show_models"]
 

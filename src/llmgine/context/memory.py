@@ -11,10 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from llmgine.bus.bus import MessageBus
-from llmgine.context.events import ChatHistoryRetrievedEvent, ChatHistoryUpdatedEvent
-from llmgine.llm.response import LLMResponse
 from llmgine.messages.trace import new_id
+from llmgine.models.response import LLMResponse
 
 __all__ = ["InMemoryContextManager", "SimpleChatHistory", "estimate_tokens"]
 
@@ -59,16 +57,18 @@ class SimpleChatHistory:
     The seed's API: ``store_string``, ``store_assistant_message``,
     ``store_tool_call_result``, ``retrieve``, ``clear``, ``set_system_prompt``.
 
+    It publishes nothing: what a model was sent and what it answered are the
+    LLM events of the call.
+
     Args:
-        engine_id: The engine it belongs to (in its events).
-        session_id: The session of its events.
+        engine_id: The engine it belongs to.
+        session_id: The engine's session.
     """
 
     def __init__(self, engine_id: str = "", session_id: str = "ROOT") -> None:
         self.engine_id = engine_id
         self.session_id = session_id
         self.context_manager_id = new_id()
-        self.bus = MessageBus()
         self.chat_history: list[dict[str, Any]] = []
         self.system_prompt: str | None = None
 
@@ -83,14 +83,6 @@ class SimpleChatHistory:
     async def store_assistant_message(self, message: LLMResponse | dict[str, Any] | Any) -> None:
         """Add the model's answer (an LLMResponse, an OpenAI-format dict or an SDK message)."""
         self.chat_history.append(_assistant_dict(message))
-        await self.bus.publish(
-            ChatHistoryUpdatedEvent(
-                engine_id=self.engine_id,
-                context_manager_id=self.context_manager_id,
-                session_id=self.session_id,
-                context=list(self.chat_history),
-            )
-        )
 
     def store_tool_call_result(self, tool_call_id: str, name: str, content: str) -> None:
         """Add the result of one tool call."""
@@ -104,17 +96,8 @@ class SimpleChatHistory:
         return system + list(self.chat_history)
 
     async def retrieve(self) -> list[dict[str, Any]]:
-        """The messages to send (and a ChatHistoryRetrievedEvent)."""
-        result = self.messages()
-        await self.bus.publish(
-            ChatHistoryRetrievedEvent(
-                engine_id=self.engine_id,
-                context_manager_id=self.context_manager_id,
-                session_id=self.session_id,
-                context=result,
-            )
-        )
-        return result
+        """The messages to send (the seed's async spelling of :meth:`messages`)."""
+        return self.messages()
 
     def clear(self) -> None:
         """Forget the conversation (the system prompt stays)."""

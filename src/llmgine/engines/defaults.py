@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 
-from llmgine.llm.models.interface import Model
-from llmgine.llm.models.registry import get_model
-from llmgine.llm.providers.credentials import load_dotenv_once
+from llmgine.models.interface import Model
+from llmgine.models.registry import get_model
+from llmgine.providers.credentials import load_dotenv_once
 
 __all__ = ["DEFAULT_MODELS", "default_model"]
 

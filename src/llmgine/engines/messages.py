@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from llmgine.messages.commands import Command
 from llmgine.messages.events import Event
 
@@ -12,7 +10,6 @@ __all__ = [
     "EngineStatusEvent",
     "EngineTextDeltaEvent",
     "EngineThinkingDeltaEvent",
-    "EngineToolResultEvent",
     "FINISHED",
 ]
 
@@ -63,24 +60,4 @@ class EngineThinkingDeltaEvent(Event, kw_only=True):
     """
 
     text: str = ""
-    engine_id: str = ""
-
-
-class EngineToolResultEvent(Event, kw_only=True):
-    """A tool the engine ran, and its result.
-
-    Attributes:
-        tool_name: The tool.
-        tool_call_id: The model's id of the call.
-        arguments: The arguments (a dict, or the raw text when they were not JSON).
-        result: The text given back to the model.
-        is_error: True when the call failed or did not run.
-        engine_id: The engine.
-    """
-
-    tool_name: str = ""
-    tool_call_id: str = ""
-    arguments: Any = None
-    result: str = ""
-    is_error: bool = False
     engine_id: str = ""

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from llmgine.bus.interface import Bus
 from llmgine.engines.base import Engine
 from llmgine.engines.messages import EngineCommand, EngineStatusEvent
 from llmgine.errors import EngineError, LLMgineError
-from llmgine.llm.models.interface import Model
-from llmgine.llm.models.registry import get_model
 from llmgine.messages.commands import CommandResult
+from llmgine.models.interface import Model
+from llmgine.models.registry import get_model
 
 __all__ = [
     "SinglePassEngine",
@@ -43,6 +44,7 @@ class SinglePassEngine(Engine):
         session_id: The session of its handler and events.
         stream: Stream the answer (text deltas are published as events).
         engine_id: Its id.
+        bus: Where it publishes (default: the message bus singleton).
     """
 
     command_type = SinglePassEngineCommand
@@ -56,8 +58,9 @@ class SinglePassEngine(Engine):
         *,
         stream: bool = False,
         engine_id: str | None = None,
+        bus: Bus | None = None,
     ) -> None:
-        super().__init__(session_id=session_id, engine_id=engine_id)
+        super().__init__(session_id=session_id, engine_id=engine_id, bus=bus)
         self.model = self.resolve_model(model)
         self.system_prompt = system_prompt
         self.stream = stream
@@ -82,7 +85,7 @@ class SinglePassEngine(Engine):
         messages.append({"role": "user", "content": command.prompt})
         try:
             await self.publish_status(f"calling {self.model.model_string}")
-            response = await self._generate(self.model, messages, self.stream)
+            response = await self.generate(self.model, messages, self.stream)
         except LLMgineError as exc:
             await self.finish()
             return CommandResult(

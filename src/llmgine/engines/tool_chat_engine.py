@@ -9,24 +9,23 @@ results back, and calls the model again, until it answers without tool calls
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from llmgine.bus.interface import Bus
 from llmgine.context.memory import InMemoryContextManager, SimpleChatHistory
 from llmgine.engines.base import Engine
-from llmgine.engines.messages import EngineCommand, EngineStatusEvent, EngineToolResultEvent
+from llmgine.engines.messages import EngineCommand, EngineStatusEvent
 from llmgine.errors import EngineError, LLMgineError
-from llmgine.llm.models.interface import Model
-from llmgine.llm.models.registry import get_model
 from llmgine.messages.commands import CommandResult
+from llmgine.models.interface import Model
+from llmgine.models.registry import get_model
 from llmgine.tools.manager import ToolManager
 
 __all__ = [
     "ToolChatEngine",
     "ToolChatEngineCommand",
     "ToolChatEngineStatusEvent",
-    "ToolChatEngineToolResultEvent",
     "use_tool_chat_engine",
 ]
 
@@ -39,14 +38,6 @@ class ToolChatEngineCommand(EngineCommand):
 
 class ToolChatEngineStatusEvent(EngineStatusEvent, kw_only=True):
     """Status of the tool-chat engine."""
-
-
-class ToolChatEngineToolResultEvent(EngineToolResultEvent, kw_only=True):
-    """A tool the tool-chat engine ran, with its result."""
-
-
-#: The seed's spelling.
-ToolChatEngineToolResultEVent = ToolChatEngineToolResultEvent
 
 
 class ToolChatEngine(Engine):
@@ -65,6 +56,7 @@ class ToolChatEngine(Engine):
         context: The history to use (default: an :class:`InMemoryContextManager`).
         tool_manager: The tool manager to use (default: a new one).
         engine_id: Its id.
+        bus: Where it publishes (default: the message bus singleton).
     """
 
     command_type = ToolChatEngineCommand
@@ -82,15 +74,20 @@ class ToolChatEngine(Engine):
         context: SimpleChatHistory | None = None,
         tool_manager: ToolManager | None = None,
         engine_id: str | None = None,
+        bus: Bus | None = None,
     ) -> None:
-        super().__init__(session_id=session_id, engine_id=engine_id)
+        super().__init__(session_id=session_id, engine_id=engine_id, bus=bus)
         self.model = self.resolve_model(model)
         self.max_iterations = max_iterations
         self.stream = stream
         self.context = context or InMemoryContextManager(self.engine_id, self.session_id)
         self.context.set_system_prompt(system_prompt)
         self.tool_manager = tool_manager or ToolManager(
-            self.engine_id, self.session_id, llm_model_name=self.model.provider
+            self.engine_id,
+            self.session_id,
+            llm_model_name=self.model.provider,
+            events=self.bus,
+            approvals=self.bus,
         )
         self._unregistered: list[Any] = list(tools or [])
 
@@ -163,7 +160,7 @@ class ToolChatEngine(Engine):
             messages = await self.context.retrieve()
             tools = await self.tool_manager.get_tools() if self.tool_manager.tools else None
             await self.publish_status(f"calling {self.model.model_string}")
-            response = await self._generate(self.model, messages, self.stream, tools=tools)
+            response = await self.generate(self.model, messages, self.stream, tools=tools)
             if not response.tool_calls:
                 await self.context.store_assistant_message(response)
                 await self.finish()
@@ -178,20 +175,9 @@ class ToolChatEngine(Engine):
             results = await self.tool_manager.execute_tool_calls(response.tool_calls)
             # Stored together: a cancelled turn never leaves calls without results.
             await self.context.store_assistant_message(response)
-            for call, result in zip(response.tool_calls, results, strict=True):
+            for result in results:  # each one already a ToolExecuteResultEvent
                 self.context.store_tool_call_result(
                     result.tool_call_id, result.name, result.content
-                )
-                await self.bus.publish(
-                    ToolChatEngineToolResultEvent(
-                        tool_name=result.name,
-                        tool_call_id=result.tool_call_id,
-                        arguments=_arguments(call.arguments),
-                        result=result.content,
-                        is_error=result.is_error,
-                        engine_id=self.engine_id,
-                        session_id=self.session_id,
-                    )
                 )
         await self.finish()
         return self._failed(
@@ -207,13 +193,6 @@ class ToolChatEngine(Engine):
             session_id=command.session_id,
             metadata={**self.usage.metadata(), "model": self.model.model_string},
         )
-
-
-def _arguments(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except (TypeError, ValueError):
-        return text
 
 
 async def use_tool_chat_engine(

@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 from llmgine.bus.bus import MessageBus
-from llmgine.llm.providers import guard
+from llmgine.providers import guard
 from llmgine.testing.fakes import FakeMessageBus
 
 try:

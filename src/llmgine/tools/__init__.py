@@ -3,7 +3,6 @@
 from llmgine.tools.definition import Tool, ToolOptions, tool
 from llmgine.tools.events import (
     ToolApprovalCommand,
-    ToolCompiledEvent,
     ToolExecuteResultEvent,
     ToolRegisterEvent,
 )
@@ -17,7 +16,6 @@ __all__ = [
     "Tool",
     "ToolApprovalCommand",
     "ToolCall",
-    "ToolCompiledEvent",
     "ToolExecuteResultEvent",
     "ToolManager",
     "ToolOptions",

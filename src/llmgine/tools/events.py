@@ -10,7 +10,6 @@ from llmgine.messages.events import Event
 
 __all__ = [
     "ToolApprovalCommand",
-    "ToolCompiledEvent",
     "ToolExecuteResultEvent",
     "ToolManagerEvent",
     "ToolRegisterEvent",
@@ -35,32 +34,31 @@ class ToolRegisterEvent(ToolManagerEvent, kw_only=True):
     tool_info: dict[str, Any] = field(default_factory=dict)
 
 
-class ToolCompiledEvent(ToolManagerEvent, kw_only=True):
-    """The tools were formatted for a model (``tool_compiled_list``, in its format)."""
-
-    tool_compiled_list: list[dict[str, Any]] = field(default_factory=list)
-
-
 class ToolExecuteResultEvent(ToolManagerEvent, kw_only=True):
-    """A tool call finished (or could not run).
+    """A tool call finished, or could not run: the one event of that fact.
+
+    UIs show it (the CLI's tool panel), and the log keeps it whole.
 
     Attributes:
         tool_name: The tool called.
         tool_call_id: The model's id of the call.
         arguments: The arguments (a dict, or the raw text when it was not valid JSON).
-        success: False when the call did not run or raised.
+        result: The text given back to the model (the error, when ``is_error``).
+        is_error: True when the call did not run or failed.
         duration_s: Seconds it took.
-        result_preview: The start of the text given to the model.
-        error: What went wrong, when ``success`` is False.
     """
 
     tool_name: str = ""
     tool_call_id: str = ""
     arguments: Any = None
-    success: bool = False
+    result: str = ""
+    is_error: bool = False
     duration_s: float = 0.0
-    result_preview: str = ""
-    error: str | None = None
+
+    @property
+    def success(self) -> bool:
+        """False when the call did not run or failed."""
+        return not self.is_error
 
 
 class ToolApprovalCommand(Command, kw_only=True):

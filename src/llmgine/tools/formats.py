@@ -30,7 +30,7 @@ def provider_format(llm_model_name: str | None) -> ToolFormat:
     provider, sep, _ = text.partition(":")
     if provider in ("anthropic", "claude"):
         return "anthropic"
-    from llmgine.llm.providers.catalog import PROVIDERS  # late: providers import tools
+    from llmgine.providers.catalog import PROVIDERS  # late: providers import tools
 
     spec = PROVIDERS.get(provider)
     if spec is not None:

@@ -8,17 +8,12 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
-from llmgine.bus.bus import MessageBus
 from llmgine.errors import NoCommandHandlerError
+from llmgine.messages.sink import CommandSink, EventSink
 from llmgine.messages.trace import new_id
 from llmgine.observability.redaction import Redactor, default_redactor
 from llmgine.tools.definition import Tool, tool_options
-from llmgine.tools.events import (
-    ToolApprovalCommand,
-    ToolCompiledEvent,
-    ToolExecuteResultEvent,
-    ToolRegisterEvent,
-)
+from llmgine.tools.events import ToolApprovalCommand, ToolExecuteResultEvent, ToolRegisterEvent
 from llmgine.tools.execution import ArgumentsError, invoke, parse_arguments
 from llmgine.tools.formats import format_tool
 from llmgine.tools.loading import collect_tools
@@ -29,8 +24,6 @@ from llmgine.tools.tool_call import ToolCall
 __all__ = ["ToolManager"]
 
 logger = logging.getLogger("llmgine.tools")
-
-_PREVIEW = 500
 
 
 class ToolManager:
@@ -49,11 +42,15 @@ class ToolManager:
             tool's own ``max_concurrency`` wins).
         default_timeout: Seconds a call may take when its tool sets none (None: no limit).
         approve_when_unhandled: What happens to a ``requires_approval`` tool
-            when no handler for :class:`ToolApprovalCommand` is registered:
-            ``"deny"`` (default: the call is not run) or ``"allow"``.
+            when nobody answers its :class:`ToolApprovalCommand` (no
+            ``approvals``, or no handler for the command): ``"deny"``
+            (default: the call is not run) or ``"allow"``.
         redactor: Masks secrets (API keys, bearer tokens, secret environment
             values) in every result and error text before it goes to the
             model, the events and the log (default: the shared redactor).
+        events: Where its events go (an engine passes its bus); None: no events.
+        approvals: Who answers :class:`ToolApprovalCommand` (anything with
+            ``execute(command)``: an engine passes its bus).
     """
 
     def __init__(
@@ -68,6 +65,8 @@ class ToolManager:
         default_timeout: float | None = None,
         approve_when_unhandled: Literal["deny", "allow"] = "deny",
         redactor: Redactor | None = None,
+        events: EventSink | None = None,
+        approvals: CommandSink | None = None,
     ) -> None:
         self.tool_manager_id = new_id()
         self.engine_id = engine_id
@@ -79,9 +78,11 @@ class ToolManager:
         self.default_timeout = default_timeout
         self.approve_when_unhandled = approve_when_unhandled
         self.redactor = redactor or default_redactor()
-        self.message_bus = MessageBus()
+        self.events = events
+        self.approvals = approvals
         self.tools: dict[str, Tool] = {}
         self._tool_limits: dict[str, asyncio.Semaphore] = {}
+        self._formatted: dict[str | None, list[dict[str, Any]]] = {}
 
     # -- registration ---------------------------------------------------------
 
@@ -96,19 +97,28 @@ class ToolManager:
             logger.info("Tool %s registered again: the new function replaces the old", built.name)
         self.tools[built.name] = built
         self._tool_limits.pop(built.name, None)
-        await self.message_bus.publish(
-            ToolRegisterEvent(
-                tool_manager_id=self.tool_manager_id,
-                engine_id=self.engine_id,
-                session_id=self.session_id,
-                tool_info={
-                    "name": built.name,
-                    "description": built.description,
-                    "parameters": built.parameters,
-                },
+        self._formatted.clear()
+        if self._wants(ToolRegisterEvent):
+            await self._publish(
+                ToolRegisterEvent(
+                    tool_manager_id=self.tool_manager_id,
+                    engine_id=self.engine_id,
+                    session_id=self.session_id,
+                    tool_info={
+                        "name": built.name,
+                        "description": built.description,
+                        "parameters": built.parameters,
+                    },
+                )
             )
-        )
         return built
+
+    def _wants(self, event_type: type[Any]) -> bool:
+        return self.events is not None and self.events.has_handlers(event_type, self.session_id)
+
+    async def _publish(self, event: Any) -> None:
+        assert self.events is not None
+        await self.events.publish(event)
 
     async def register_tools(self, *sources: Any) -> list[Tool]:
         """Register many tools at once.
@@ -129,6 +139,7 @@ class ToolManager:
     def unregister_tool(self, name: str) -> bool:
         """Forget the tool named ``name``; return whether there was one."""
         self._tool_limits.pop(name, None)
+        self._formatted.clear()
         return self.tools.pop(name, None) is not None
 
     @property
@@ -137,18 +148,13 @@ class ToolManager:
         return list(self.tools)
 
     async def get_tools(self, llm_model_name: str | None = None) -> list[dict[str, Any]]:
-        """The registered tools in the target model's format (and a ToolCompiledEvent)."""
+        """The registered tools in the target model's format (built once per format)."""
         target = llm_model_name or self.llm_model_name
-        compiled = [format_tool(tool, target) for tool in self.tools.values()]
-        await self.message_bus.publish(
-            ToolCompiledEvent(
-                tool_manager_id=self.tool_manager_id,
-                engine_id=self.engine_id,
-                session_id=self.session_id,
-                tool_compiled_list=compiled,
-            )
-        )
-        return compiled
+        formatted = self._formatted.get(target)
+        if formatted is None:
+            formatted = [format_tool(tool, target) for tool in self.tools.values()]
+            self._formatted[target] = formatted
+        return list(formatted)
 
     # -- execution ------------------------------------------------------------
 
@@ -159,6 +165,8 @@ class ToolManager:
         tool at most its limit); a ``sequential`` tool's call runs alone,
         after the calls before it and before the calls after it.
         """
+        if len(tool_calls) == 1:  # nothing to run beside it
+            return [await self.execute_tool_call(tool_calls[0])]
         results: list[ToolResult | None] = [None] * len(tool_calls)
         turn_limit = asyncio.Semaphore(self.max_parallel_calls)
 
@@ -249,7 +257,9 @@ class ToolManager:
             session_id=self.session_id,
         )
         try:
-            outcome = await self.message_bus.execute(command)
+            if self.approvals is None:
+                raise NoCommandHandlerError("no one answers approvals")
+            outcome = await self.approvals.execute(command)
         except NoCommandHandlerError:
             if self.approve_when_unhandled == "allow":
                 return None
@@ -284,20 +294,20 @@ class ToolManager:
             value=None if error is not None else value,
             duration_s=duration,
         )
-        await self.message_bus.publish(
-            ToolExecuteResultEvent(
-                tool_manager_id=self.tool_manager_id,
-                engine_id=self.engine_id,
-                session_id=self.session_id,
-                tool_name=tool_call.name,
-                tool_call_id=tool_call.id,
-                arguments=arguments,
-                success=error is None,
-                duration_s=duration,
-                result_preview=content[:_PREVIEW],
-                error=error,
+        if self._wants(ToolExecuteResultEvent):
+            await self._publish(
+                ToolExecuteResultEvent(
+                    tool_manager_id=self.tool_manager_id,
+                    engine_id=self.engine_id,
+                    session_id=self.session_id,
+                    tool_name=tool_call.name,
+                    tool_call_id=tool_call.id,
+                    arguments=arguments,
+                    result=content,
+                    is_error=result.is_error,
+                    duration_s=duration,
+                )
             )
-        )
         return result
 
 

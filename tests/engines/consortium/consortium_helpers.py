@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from llmgine.llm.response import LLMResponse, Usage
+from llmgine.models.response import LLMResponse, Usage
 from llmgine.testing import FunctionModel
 
 

@@ -21,7 +21,7 @@ from llmgine.engines.consortium.strategies.arbiter import (
     parse_confidence,
 )
 from llmgine.errors import ProviderAuthError, ProviderServerError
-from llmgine.llm.retry import RetryPolicy
+from llmgine.models.retry import RetryPolicy
 from llmgine.testing import FunctionModel
 
 TAGGED = """<synthesis>Use a list.</synthesis>

@@ -23,8 +23,8 @@ from llmgine.engines.consortium.strategies.council import (
 )
 from llmgine.engines.messages import EngineCommand
 from llmgine.errors import EngineError
-from llmgine.llm.models.interface import Model
 from llmgine.messages.commands import CommandResult
+from llmgine.models.interface import Model
 from llmgine.testing import FunctionModel
 
 AGREE = {"status": "AGREE", "text": "looks right"}

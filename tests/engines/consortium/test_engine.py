@@ -21,9 +21,9 @@ from llmgine.engines.consortium.run import ConsortiumOutcome, ConsortiumRun
 from llmgine.engines.consortium.strategies.arbiter import ArbiterStrategy
 from llmgine.engines.consortium.strategies.base import Strategy
 from llmgine.errors import ConfigurationError, EngineError
-from llmgine.llm.models.interface import Model
-from llmgine.llm.providers.interface import LLMRequest
-from llmgine.llm.response import LLMResponse
+from llmgine.models.interface import Model
+from llmgine.models.request import LLMRequest
+from llmgine.models.response import LLMResponse
 from llmgine.testing import FunctionModel, ScriptedModel
 
 
@@ -195,7 +195,7 @@ class EngineModel(Model):
         self.name = "wrapper"
         self.engine = engine
 
-    async def _complete(self, request: LLMRequest) -> LLMResponse:
+    async def request(self, request: LLMRequest) -> LLMResponse:
         result = await self.engine.execute(str(request.messages[-1]["content"]))
         return LLMResponse(content=result.result or result.error)
 

@@ -20,12 +20,13 @@ from llmgine.engines.consortium.strategies.moa import (
     advisory_view,
     truncate_middle,
 )
-from llmgine.engines.messages import EngineCommand, EngineToolResultEvent
+from llmgine.engines.messages import EngineCommand
 from llmgine.errors import EngineError
-from llmgine.llm.models.interface import Model
 from llmgine.messages.commands import CommandResult
+from llmgine.models.interface import Model
 from llmgine.testing import FunctionModel
 from llmgine.tools import ToolCall, tool
+from llmgine.tools.events import ToolExecuteResultEvent
 
 LONG_RESULT = "HEAD-" + "x" * 9000 + "-TAIL"
 
@@ -237,9 +238,9 @@ async def test_the_aggregator_acts_with_tools_and_proposers_only_advise(bus: Mes
 
     alpha, beta = Recorder("alpha"), Recorder("beta")
     run = make_run([alpha, beta], FunctionModel(act, name="actor"))
-    results: list[EngineToolResultEvent] = []
+    results: list[ToolExecuteResultEvent] = []
     stages: list[str] = []
-    bus.register_event_handler(EngineToolResultEvent, results.append)
+    bus.register_event_handler(ToolExecuteResultEvent, results.append)
     bus.register_event_handler(
         ConsortiumMemberEvent, lambda e: stages.append(e.stage) if e.state == "answered" else None
     )

@@ -16,6 +16,7 @@ from contextvars import ContextVar
 from importlib import import_module
 from typing import Any
 
+from llmgine.bus.interface import Bus
 from llmgine.engines.base import Engine
 from llmgine.engines.consortium.events import (
     ConsortiumEngineCommand,
@@ -33,9 +34,9 @@ from llmgine.engines.consortium.run import (
 from llmgine.engines.consortium.strategies.base import Strategy
 from llmgine.engines.messages import EngineCommand
 from llmgine.errors import ConfigurationError, EngineError
-from llmgine.llm.models.interface import Model
-from llmgine.llm.models.registry import get_model
 from llmgine.messages.commands import CommandResult
+from llmgine.models.interface import Model
+from llmgine.models.registry import get_model
 
 __all__ = [
     "STRATEGIES",
@@ -166,6 +167,7 @@ class ConsortiumEngine(Engine):
         backup_arbiter: Used when the arbiter fails.
         session_id: The session of its handler and events.
         engine_id: Its id.
+        bus: Where it publishes (default: the message bus singleton).
         max_concurrency: Members asked at the same time.
         member_timeout: Seconds each member call may take.
         member_retries: Extra tries for a member call that failed.
@@ -198,9 +200,10 @@ class ConsortiumEngine(Engine):
         budget_tokens: int | None = None,
         budget_usd: float | None = None,
         seed: int | None = None,
+        bus: Bus | None = None,
         **strategy_options: Any,
     ) -> None:
-        super().__init__(session_id=session_id, engine_id=engine_id)
+        super().__init__(session_id=session_id, engine_id=engine_id, bus=bus)
         self.members: list[Member] = parse_members(members)
         self.arbiter: Model = get_model(arbiter) if arbiter is not None else self.members[0].model
         self.backup_arbiter = get_model(backup_arbiter) if backup_arbiter is not None else None

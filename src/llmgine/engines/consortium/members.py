@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from llmgine.llm.models.interface import Model
-from llmgine.llm.models.registry import get_model
+from llmgine.models.interface import Model
+from llmgine.models.registry import get_model
 
 __all__ = ["Member", "MemberSpec", "parse_members"]
 

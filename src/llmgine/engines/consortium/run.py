@@ -21,8 +21,8 @@ from llmgine.engines.consortium.events import (
     ConsortiumMemberEvent,
 )
 from llmgine.engines.consortium.members import Member
-from llmgine.llm.models.interface import Model
-from llmgine.llm.response import LLMResponse, Usage
+from llmgine.models.interface import Model
+from llmgine.models.response import LLMResponse, Usage
 
 if TYPE_CHECKING:
     from llmgine.engines.base import Engine
@@ -190,7 +190,8 @@ class ConsortiumRun:
 
     # -- accounting -----------------------------------------------------------
 
-    def _count(self, response: LLMResponse) -> None:
+    def count(self, response: LLMResponse) -> None:
+        """Count a combiner's or member's answer in the run, the budget and the engine."""
         self.usage = self.usage + response.usage
         if response.cost_usd is not None:
             self.cost_usd = (self.cost_usd or 0.0) + response.cost_usd
@@ -244,14 +245,14 @@ class ConsortiumRun:
         for _ in range(self.member_retries + 1):
             try:
                 async with asyncio.timeout(self.member_timeout):
-                    response = await member.model.generate(messages)
+                    response = await self.engine.instrumented(member.model).generate(messages)
             except TimeoutError:
                 error = f"no answer within {self.member_timeout:g} s"
                 continue
             except Exception as exc:  # a member's failure is a note, not the end
                 error = f"{type(exc).__name__}: {exc}"
                 continue
-            self._count(response)
+            self.count(response)
             answer = MemberAnswer(
                 member,
                 stage,
@@ -306,11 +307,12 @@ class ConsortiumRun:
         """
         self.check_budget()
         if response_model is not None:
-            value, response = await model.generate_structured(messages, response_model, **kwargs)
-            self._count(response)
+            caller = self.engine.instrumented(model)
+            value, response = await caller.generate_structured(messages, response_model, **kwargs)
+            self.count(response)
             return value
-        response = await model.generate(messages, **kwargs)
-        self._count(response)
+        response = await self.engine.instrumented(model).generate(messages, **kwargs)
+        self.count(response)
         return response
 
     def anonymised(self, answers: Sequence[MemberAnswer]) -> list[tuple[str, MemberAnswer]]:

@@ -47,7 +47,7 @@ from llmgine.errors import (
     ProviderResponseError,
     StructuredOutputError,
 )
-from llmgine.llm.models.interface import Model
+from llmgine.models.interface import Model
 
 __all__ = [
     "ArbiterStrategy",

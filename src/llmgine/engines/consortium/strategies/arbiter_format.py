@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 
 if TYPE_CHECKING:
     from llmgine.engines.consortium.run import MemberAnswer
-    from llmgine.llm.models.interface import Model
+    from llmgine.models.interface import Model
 
 __all__ = [
     "ARBITER_SYSTEM_PROMPT",

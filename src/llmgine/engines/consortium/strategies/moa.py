@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from llmgine.engines.consortium.run import (
@@ -31,9 +32,11 @@ from llmgine.engines.consortium.strategies.moa_view import (
 from llmgine.engines.messages import FINISHED
 from llmgine.engines.tool_chat_engine import ToolChatEngine
 from llmgine.errors import EngineError
-from llmgine.llm.models.interface import Model
-from llmgine.llm.models.registry import get_model
-from llmgine.llm.response import LLMResponse, content_text
+from llmgine.models.instrumented import InstrumentedModel
+from llmgine.models.interface import Model
+from llmgine.models.registry import get_model
+from llmgine.models.request import LLMRequest
+from llmgine.models.response import LLMResponse, Usage, content_text
 
 __all__ = ["MoaStrategy", "advisory_view", "truncate_middle"]
 
@@ -268,22 +271,21 @@ class MoaStrategy(Strategy):
             response = await run.ask(model, messages)
             text = response.content or ""
         else:
-            engine = _ActingAggregator(
-                run,
-                self,
-                progress,
-                prompt,
+            advised = _AdvisedModel(run, self, progress, prompt, model)
+            engine = ToolChatEngine(
                 session_id=run.engine.session_id,
-                model=model,
+                model=advised,
                 system_prompt=messages[0]["content"],
                 tools=self.aggregator_tools,
                 max_iterations=self.max_tool_iterations,
+                bus=run.engine.bus,
             )
+            engine.on_status = partial(_aggregator_status, run)
             engine.context.chat_history.extend(messages[1:-1])
             result = await engine.execute(messages[-1]["content"])
-            progress.tool_calls += engine.tool_results
-            if engine.budget_error is not None:
-                raise engine.budget_error
+            progress.tool_calls += advised.tool_results
+            if advised.budget_error is not None:
+                raise advised.budget_error
             if not result.success:
                 raise EngineError(result.error or "the function-calling loop failed")
             text = str(result.result or "")
@@ -321,13 +323,18 @@ class MoaStrategy(Strategy):
         )
 
 
-class _ActingAggregator(ToolChatEngine):
-    """The aggregator's function-calling loop, inside a consortium run.
+async def _aggregator_status(run: ConsortiumRun, status: str) -> None:
+    """The acting aggregator's status, as the consortium's (its ``finished`` is not the turn's)."""
+    if status != FINISHED:
+        await run.status(f"aggregator: {status}")
 
-    Its calls go through :meth:`ConsortiumRun.ask` (usage, cost and budget
-    counted in the run); new tool results may first be shown to the proposers,
-    whose advice is added to the aggregator's request; its status goes to the
-    consortium's status, without its own ``finished``.
+
+class _AdvisedModel(Model):
+    """The aggregator's model inside a consortium run, for its function-calling loop.
+
+    Each call is counted in the run (usage, cost, budget), and new tool
+    results may first be shown to the proposers, whose advice is added to the
+    aggregator's request. The loop's engine instruments it (retries, events).
     """
 
     def __init__(
@@ -336,30 +343,34 @@ class _ActingAggregator(ToolChatEngine):
         strategy: MoaStrategy,
         progress: _Progress,
         prompt: str,
-        **settings: Any,
+        model: Model,
     ) -> None:
-        super().__init__(**settings)
+        super().__init__(retry=model.retry, timeout=model.timeout)
+        self.inner = model.wrapped if isinstance(model, InstrumentedModel) else model
+        self.provider, self.name = self.inner.provider, self.inner.name
         self._run, self._strategy, self._progress = run, strategy, progress
         self._prompt = prompt  # the user's request, without the references
         self.budget_error: BudgetExceeded | None = None
         self.tool_results = 0
         self._advice: str | None = None
 
-    async def publish_status(self, status: str) -> None:
-        """Forward the loop's status to the consortium (its ``finished`` is not the turn's)."""
-        if status != FINISHED:
-            await self._run.status(f"aggregator: {status}")
+    def price(self, usage: Usage) -> float | None:
+        """The aggregator model's price."""
+        return self.inner.price(usage)
 
-    async def _generate(
-        self, model: Model, messages: Sequence[dict[str, Any]], stream: bool, **kwargs: Any
-    ) -> LLMResponse:
+    async def request(self, request: LLMRequest) -> LLMResponse:
+        """Ask the aggregator, with the proposers' advice on new tool results."""
         try:
-            request = await self._advised(list(messages))
-            response: LLMResponse = await self._run.ask(model, request, **kwargs)
+            self._run.check_budget()
         except BudgetExceeded as exc:  # the loop would make it a failed result: keep it
             self.budget_error = exc
             raise
-        self.usage.add(response)
+        advised = request.copy()
+        advised.messages = await self._advised(advised.messages)
+        response = await self.inner.request(advised)
+        if response.cost_usd is None:
+            response.cost_usd = self.price(response.usage)
+        self._run.count(response)
         return response
 
     async def _advised(self, messages: Messages) -> Messages:

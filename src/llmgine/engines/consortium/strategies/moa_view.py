@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from llmgine.llm.response import content_text
+from llmgine.models.response import content_text
 
 __all__ = ["advisory_view", "truncate_middle"]
 
