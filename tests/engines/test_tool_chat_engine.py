@@ -17,8 +17,8 @@ from llmgine.engines import (
 from llmgine.errors import EngineError, ProviderAuthError
 from llmgine.models.response import LLMResponse, ThinkingDelta, ThinkingPart, ToolCallDelta, Usage
 from llmgine.testing import FunctionModel, ScriptedModel, TestModel
-from llmgine.tools.events import ToolExecuteResultEvent
 from llmgine.tools import ToolCall, tool
+from llmgine.tools.events import ToolExecuteResultEvent
 
 
 @tool
