@@ -25,7 +25,7 @@ from llmgine.observability.console import ConsoleEventHandler
 from llmgine.observability.events import LogLevel
 from llmgine.observability.file import FileEventHandler
 
-__all__ = ["ApplicationBootstrap", "ApplicationConfig", "CommandBootstrap", "setup_basic_logging"]
+__all__ = ["ApplicationBootstrap", "ApplicationConfig", "setup_basic_logging"]
 
 logger = logging.getLogger("llmgine.bootstrap")
 
@@ -77,8 +77,10 @@ TConfig = TypeVar("TConfig", bound=ApplicationConfig)
 class ApplicationBootstrap(Generic[TConfig]):
     """Starts the bus with the configured observability handlers, and stops it.
 
-    Override :meth:`_register_command_handlers` / :meth:`_register_event_handlers`
-    to wire an application's handlers during :meth:`bootstrap`.
+    Override :meth:`register_handlers` to wire an application's handlers
+    during :meth:`bootstrap` (subclasses written for the seed override
+    ``_register_command_handlers`` / ``_register_event_handlers``; the default
+    :meth:`register_handlers` still calls them).
     """
 
     def __init__(self, config: TConfig | None = None) -> None:
@@ -103,8 +105,7 @@ class ApplicationBootstrap(Generic[TConfig]):
         for handler in self.observability_handlers:
             self.message_bus.register_observability_handler(handler)
         await self.message_bus.start()
-        self._register_command_handlers()
-        self._register_event_handlers()
+        self.register_handlers()
         logger.debug("Application %r bootstrapped", self.config.name)
 
     async def shutdown(self) -> None:
@@ -130,11 +131,16 @@ class ApplicationBootstrap(Generic[TConfig]):
     async def __aexit__(self, *exc_info: object) -> None:
         await self.shutdown()
 
+    def register_handlers(self) -> None:
+        """Hook: register the application's handlers (called by :meth:`bootstrap`)."""
+        self._register_command_handlers()
+        self._register_event_handlers()
+
     def _register_command_handlers(self) -> None:
-        """Hook: register the application's command handlers (called by bootstrap)."""
+        """The seed's hook for command handlers (override :meth:`register_handlers`)."""
 
     def _register_event_handlers(self) -> None:
-        """Hook: register the application's event handlers (called by bootstrap)."""
+        """The seed's hook for event handlers (override :meth:`register_handlers`)."""
 
     def register_command_handler(
         self, command_type: type[Command], handler: Callable[..., Any], session_id: str = ROOT
@@ -151,7 +157,3 @@ class ApplicationBootstrap(Generic[TConfig]):
     def create_session(self, id: str | None = None) -> BusSession:  # noqa: A002 - seed API
         """Create a :class:`BusSession` on the bus."""
         return self.message_bus.create_session(id)
-
-
-class CommandBootstrap(ApplicationBootstrap[TConfig]):
-    """Former name of :class:`ApplicationBootstrap`, kept for existing code."""

@@ -26,6 +26,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
+from llmgine.bus.interface import set_default_bus
 from llmgine.bus.persistence import default_data_dir, load_pending, save_pending
 from llmgine.bus.registry import Handler, HandlerRegistry, handler_name, is_async_callable
 from llmgine.bus.scheduler import Scheduler
@@ -621,3 +622,6 @@ class MessageBus:
     def _enqueue_due(self, events: list[ScheduledEvent]) -> None:
         self._queue.extend((event, None) for event in events)
         self._wake()
+
+
+set_default_bus(MessageBus)  # what a BusSession without a bus uses

@@ -16,7 +16,7 @@ from llmgine.messages.commands import Command, CommandResult
 from llmgine.messages.events import Event
 from llmgine.messages.sink import EventSink
 
-__all__ = ["Bus"]
+__all__ = ["Bus", "default_bus", "set_default_bus"]
 
 
 @runtime_checkable
@@ -46,3 +46,25 @@ class Bus(EventSink, Protocol):
     def publish_nowait(self, event: Event) -> None:
         """Queue ``event`` from synchronous code."""
         ...
+
+
+_default: Callable[[], Bus] | None = None
+
+
+def set_default_bus(factory: Callable[[], Bus]) -> None:
+    """Name what :func:`default_bus` returns (``llmgine.bus.bus`` names its singleton)."""
+    global _default
+    _default = factory
+
+
+def default_bus() -> Bus:
+    """The bus components use when none is given: the ``MessageBus`` singleton.
+
+    Raises:
+        BusError: no bus has been set up (``llmgine.bus`` was not imported).
+    """
+    if _default is None:
+        from llmgine.errors import BusError
+
+        raise BusError("no default bus: import llmgine.bus (or pass bus=...)")
+    return _default()

@@ -5,15 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from llmgine.bus.interface import Bus, default_bus
 from llmgine.errors import SessionClosedError
 from llmgine.messages.commands import Command, CommandResult
 from llmgine.messages.events import Event, SessionEndEvent, SessionEvent, SessionStartEvent
 from llmgine.messages.trace import new_id
-
-if TYPE_CHECKING:
-    from llmgine.bus.bus import MessageBus
 
 __all__ = ["BusSession", "SessionEndEvent", "SessionEvent", "SessionStartEvent"]
 
@@ -33,11 +31,9 @@ class BusSession:
     only GLOBAL (and no session) handlers see its ``SessionEndEvent``.
     """
 
-    def __init__(self, id: str | None = None, bus: MessageBus | None = None) -> None:  # noqa: A002
+    def __init__(self, id: str | None = None, bus: Bus | None = None) -> None:  # noqa: A002
         if bus is None:
-            from llmgine.bus.bus import MessageBus
-
-            bus = MessageBus()
+            bus = default_bus()
         self.session_id: str = id or new_id()
         self.start_time = time.time()
         self.bus = bus

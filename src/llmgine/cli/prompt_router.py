@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from llmgine.cli._util import call_maybe_async, most_specific
+from llmgine.cli.host import CLIHost
 from llmgine.messages.commands import Command, CommandResult
-
-if TYPE_CHECKING:
-    from llmgine.cli.cli import EngineCLI
 
 __all__ = ["PromptRouter"]
 
@@ -29,7 +27,7 @@ class PromptRouter:
         cli: The CLI whose session, console and input the prompts use.
     """
 
-    def __init__(self, cli: EngineCLI) -> None:
+    def __init__(self, cli: CLIHost) -> None:
         self.cli = cli
         self.lookup: dict[type, Callable[..., Any]] = {}
         self._lock = asyncio.Lock()

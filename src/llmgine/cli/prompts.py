@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.formatted_text import FormattedText
@@ -28,10 +28,8 @@ from rich.panel import Panel
 from rich.text import Text
 
 from llmgine.cli.components import CLIComponent, format_arguments
+from llmgine.cli.host import CLIHost
 from llmgine.messages.commands import Command
-
-if TYPE_CHECKING:
-    from llmgine.cli.cli import EngineCLI
 
 __all__ = [
     "CLIPrompt",
@@ -93,7 +91,7 @@ class CLIPrompt(ABC):
         self.output = output
         self.result: Any = None
 
-    def attach_cli(self, cli: EngineCLI) -> None:
+    def attach_cli(self, cli: CLIHost) -> None:
         """Use the CLI's console, input and output."""
         self.console = cli.console
         self.input = cli.input
