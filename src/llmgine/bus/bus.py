@@ -73,18 +73,20 @@ class MessageBus:
     """
 
     _instance: MessageBus | None = None
+    _initialized: bool = False
 
     def __new__(cls) -> MessageBus:
         """Return the one instance, creating it on first use."""
         if cls._instance is None:
-            instance = super().__new__(cls)
-            instance._initialized = False
-            cls._instance = instance
+            cls._instance = super().__new__(cls)
         return cls._instance
 
     def __init__(self) -> None:
-        if self._initialized:
-            return
+        if not self._initialized:
+            self._set_up()
+
+    def _set_up(self) -> None:
+        """Every attribute of a fresh bus (also what :meth:`reset` returns to)."""
         self._initialized = True
         self._registry = HandlerRegistry()
         self._handler_cache = self._registry.event_cache  # read directly on the hot path
@@ -237,8 +239,7 @@ class MessageBus:
             pass
         else:
             await self.stop(persist=False)
-        self._initialized = False
-        self.__init__()
+        self._set_up()
 
     def suppress_event_errors(self) -> None:
         """Record event handler errors instead of raising them (the default)."""

@@ -133,7 +133,7 @@ class HandlerRegistry:
             if not table:
                 continue
             for cls in event_type.__mro__:
-                handlers = table.get(cls)  # type: ignore[call-overload]
+                handlers = table.get(cls)
                 if handlers:
                     found.extend(handlers)
         result = tuple(found)
@@ -170,7 +170,7 @@ class HandlerRegistry:
             if not table:
                 continue
             for cls in command_type.__mro__:
-                found = table.get(cls)  # type: ignore[call-overload]
+                found = table.get(cls)
                 if found is not None:
                     break
             if found is not None:

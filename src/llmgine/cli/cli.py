@@ -31,6 +31,7 @@ from rich.protocol import is_renderable
 from rich.text import Text
 
 from llmgine.bus.bus import MessageBus
+from llmgine.bus.interface import Bus
 from llmgine.cli._util import accepts_arguments, most_specific, takes_keyword
 from llmgine.cli.commands import (
     BuiltinCommands,
@@ -84,6 +85,7 @@ class EngineCLI:
         input: prompt_toolkit input (default: the terminal; tests pass a pipe input).
         output: prompt_toolkit output (default: the terminal).
         history_file: File of the input history (default ``~/.llmgine_history``).
+        bus: The bus to listen on (default: the message bus singleton).
     """
 
     def __init__(
@@ -94,13 +96,14 @@ class EngineCLI:
         input: Input | None = None,  # noqa: A002 - prompt_toolkit's name
         output: Output | None = None,
         history_file: str | os.PathLike[str] | None = None,
+        bus: Bus | None = None,
     ) -> None:
         self.session_id = session_id
         self.console = console or Console()
         self.input = input
         self.output = output
         self.history_file = history_file
-        self.bus = MessageBus()
+        self.bus: Bus = bus if bus is not None else MessageBus()
         self.engine: Any = None
         self.engine_command: type[Command] | None = None
         self.engine_result_component: Callable[..., Any] = EngineResultComponent
@@ -340,11 +343,16 @@ class EngineCLI:
         self.validate_setup()
         return await self._run_turn(prompt)
 
+    async def _execute(self, command: Command) -> CommandResult:
+        return await self.bus.execute(command)
+
     async def _run_turn(self, prompt: str) -> CommandResult:
         assert self.engine_command is not None
         command = self.engine_command(prompt=prompt, session_id=self.session_id)  # type: ignore[call-arg]
         self.display.start_turn()
-        task = asyncio.create_task(self.bus.execute(command), name="llmgine-cli-turn")
+        task: asyncio.Task[CommandResult] = asyncio.create_task(
+            self._execute(command), name="llmgine-cli-turn"
+        )
         self._turn_task = task
         try:
             with SigintHandler(self.cancel_turn) as self._sigint:
@@ -397,12 +405,17 @@ class EngineCLI:
             self.print_error(f"/{command.name} failed: {type(exc).__name__}: {exc}")
 
     async def main(self) -> None:
-        """Read messages until Ctrl-D, ``/exit`` or two Ctrl-C in a row; stop the bus at the end."""
+        """Read messages until Ctrl-D, ``/exit`` or two Ctrl-C in a row; stop the bus at the end.
+
+        A ``MessageBus`` is started if it is not running, and stopped at the end
+        (a bus of another kind is left to whoever made it).
+        """
         self.validate_setup()
         self._exit_requested = False
+        bus = self.bus if isinstance(self.bus, MessageBus) else None
         try:
-            if not self.bus.is_running:
-                await self.bus.start()
+            if bus is not None and not bus.is_running:
+                await bus.start()
             session = self._get_input_session()
             self._welcome()
             interrupted = False
@@ -424,7 +437,8 @@ class EngineCLI:
                 await self.handle_input(line)
         finally:
             self.display.finish()
-            await self.bus.stop()
+            if bus is not None:
+                await bus.stop()
 
     def _get_input_session(self) -> PromptSession[Any]:
         if self._input_session is None:

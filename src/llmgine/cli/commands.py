@@ -158,7 +158,7 @@ class BuiltinCommands:
         session_cost = _dollars(getattr(usage, "session_cost_usd", None))
         self.cli.print_info(f"Session: {_tokens(session)}, cost {session_cost}")
         turn = getattr(usage, "turn", None)
-        if turn is not None and getattr(turn, "total_tokens", 0):
+        if turn is not None and int(getattr(turn, "total_tokens", 0) or 0):
             turn_cost = _dollars(getattr(usage, "turn_cost_usd", None))
             self.cli.print_info(f"Last turn: {_tokens(turn)}, cost {turn_cost}")
 

@@ -23,13 +23,40 @@ __all__ = ["CLIHost"]
 class CLIHost(Protocol):
     """The CLI as its commands and prompts see it (``EngineCLI`` is one)."""
 
-    engine: Any
-    console: Console
-    display: TurnDisplay
-    input: Input | None
-    output: Output | None
-    session_id: str
-    bus: Bus
+    @property
+    def engine(self) -> Any:
+        """The engine the commands act on (None when there is none)."""
+        ...
+
+    @property
+    def console(self) -> Console:
+        """Where output goes."""
+        ...
+
+    @property
+    def display(self) -> TurnDisplay:
+        """The live region of the running turn."""
+        ...
+
+    @property
+    def input(self) -> Input | None:
+        """prompt_toolkit input (None: the terminal)."""
+        ...
+
+    @property
+    def output(self) -> Output | None:
+        """prompt_toolkit output (None: the terminal)."""
+        ...
+
+    @property
+    def session_id(self) -> str:
+        """The bus session of the CLI's handlers."""
+        ...
+
+    @property
+    def bus(self) -> Bus:
+        """The bus the CLI listens on."""
+        ...
 
     @property
     def cli_commands(self) -> list[SlashCommand]:

@@ -53,7 +53,7 @@ def _keep_factory_defaults(cls: type) -> None:
     # @dataclass on the same class (the user's own decorator) would then see a
     # field without default. Putting the Field objects back makes it idempotent.
     own = cls.__dict__.get("__annotations__", {})
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+    for f in dataclasses.fields(cls):
         if f.name in own and f.default_factory is not dataclasses.MISSING:
             setattr(cls, f.name, f)
 
@@ -194,7 +194,7 @@ class Message:
             if field_name in data
         }
         try:
-            return target(**kwargs)  # type: ignore[return-value]
+            return target(**kwargs)
         except TypeError as exc:
             raise SerializationError(f"cannot rebuild {name or cls.__name__}: {exc}") from exc
 

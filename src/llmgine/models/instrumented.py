@@ -55,21 +55,13 @@ class InstrumentedModel(Model):
         self.wrapped = wrapped
         self.events = events
         self.retry = retry or wrapped.retry
+        self.provider = wrapped.provider
+        self.name = wrapped.name
 
     # -- what it is: the wrapped model's -------------------------------------------
 
-    @property  # type: ignore[override]
-    def provider(self) -> str:
-        """The wrapped model's provider."""
-        return self.wrapped.provider
-
-    @property  # type: ignore[override]
-    def name(self) -> str:
-        """The wrapped model's id."""
-        return self.wrapped.name
-
     @property
-    def timeout(self) -> float | None:  # type: ignore[override]
+    def timeout(self) -> float | None:
         """Seconds per attempt (the wrapped model's, set through here too)."""
         return self.wrapped.timeout
 

@@ -78,7 +78,7 @@ def map_transport_error(
         wait: The read timeout in seconds, if known (named in a stall's message).
         pieces: Stream events read before the failure.
     """
-    where = {"provider": provider, "model": model}
+    where: dict[str, Any] = {"provider": provider, "model": model}
     after = f"after {pieces} stream event{'s' if pieces != 1 else ''}"
     if isinstance(exc, _TIMEOUT_ERRORS):
         waited = f"{wait:g} s" if wait is not None else "the read timeout"
@@ -140,7 +140,7 @@ def map_sdk_error(
         model: Model id, for the message.
         wait: The timeout in seconds, if known (named in a timeout's message).
     """
-    where = {"provider": provider, "model": model}
+    where: dict[str, Any] = {"provider": provider, "model": model}
     if isinstance(exc, sdk.APITimeoutError):
         within = f"within {wait:g} s" if wait is not None else "before the timeout"
         return ProviderTimeoutError(f"no answer from {provider} {within}", **where)

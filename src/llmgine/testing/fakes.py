@@ -74,7 +74,7 @@ class FakeMessageBus:
 
     def create_session(self, id: str | None = None) -> BusSession:  # noqa: A002
         """A :class:`BusSession` on this fake."""
-        return BusSession(id=id, bus=self)  # type: ignore[arg-type]
+        return BusSession(id=id, bus=self)
 
     def register_command_handler(
         self, command_type: type[Command], handler: Callable[..., Any], session_id: str = ROOT

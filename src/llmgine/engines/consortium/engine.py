@@ -250,7 +250,9 @@ class ConsortiumEngine(Engine):
 
     def _containment(self) -> str | None:
         """Why the consortium would contain itself, or None."""
-        roles = [(f"member {m.label} ({m.model_string})", m.model) for m in self.members]
+        roles: list[tuple[str, object]] = [
+            (f"member {m.label} ({m.model_string})", m.model) for m in self.members
+        ]
         roles.append((f"arbiter {self.arbiter.model_string}", self.arbiter))
         if self.backup_arbiter is not None:
             roles.append(
