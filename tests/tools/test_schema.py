@@ -598,3 +598,21 @@ def test_strict_all_required_flat_tool() -> None:
 )
 def test_fits_openai_strict(node: dict, strict: bool) -> None:
     assert fits_openai_strict(schema({"v": node}, ["v"])) is strict
+
+
+def test_a_tool_is_built_once_per_function_and_options() -> None:
+    from llmgine.tools.definition import ToolOptions
+
+    def lookup(city: str) -> str:
+        """Look a city up.
+
+        Args:
+            city: The city.
+        """
+        return city
+
+    first = build_tool(lookup)
+    assert build_tool(lookup) is first
+    renamed = build_tool(lookup, ToolOptions(name="find"))
+    assert renamed is not first and renamed.name == "find"
+    assert build_tool(lookup, ToolOptions(name="find")) is renamed

@@ -53,7 +53,8 @@ class BusSession:
 
     async def __aenter__(self) -> BusSession:
         self._check_active()
-        await self.bus.publish(SessionStartEvent(session_id=self.session_id))
+        if self.bus.has_handlers(SessionStartEvent, self.session_id):
+            await self.bus.publish(SessionStartEvent(session_id=self.session_id))
         return self
 
     async def __aexit__(

@@ -21,6 +21,7 @@ from llmgine.engines.consortium.events import (
     ConsortiumMemberEvent,
 )
 from llmgine.engines.consortium.members import Member
+from llmgine.messages.events import Event
 from llmgine.models.interface import Model
 from llmgine.models.response import LLMResponse, Usage
 
@@ -267,10 +268,16 @@ class ConsortiumRun:
         await self.member_event(member, stage, "failed", answer)
         return answer
 
+    def _wants(self, event_type: type[Event]) -> bool:
+        # Events nobody would receive are not built.
+        return self.engine.bus.has_handlers(event_type, self.engine.session_id)
+
     async def member_event(
         self, member: Member, stage: str, state: str, answer: MemberAnswer | None = None
     ) -> None:
         """Publish a :class:`ConsortiumMemberEvent` (``answer`` for its content and usage)."""
+        if not self._wants(ConsortiumMemberEvent):
+            return
         await self.engine.bus.publish(
             ConsortiumMemberEvent(
                 engine_id=self.engine.engine_id,
@@ -340,6 +347,8 @@ class ConsortiumRun:
         **details: Any,
     ) -> None:
         """Publish a :class:`ConsortiumIterationEvent`."""
+        if not self._wants(ConsortiumIterationEvent):
+            return
         await self.engine.bus.publish(
             ConsortiumIterationEvent(
                 engine_id=self.engine.engine_id,
@@ -360,6 +369,8 @@ class ConsortiumRun:
         duration_s: float = 0.0,
     ) -> None:
         """Publish a :class:`ConsortiumCombineEvent`."""
+        if not self._wants(ConsortiumCombineEvent):
+            return
         await self.engine.bus.publish(
             ConsortiumCombineEvent(
                 engine_id=self.engine.engine_id,
