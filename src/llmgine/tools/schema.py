@@ -67,9 +67,7 @@ _STRICT_FORMATS = frozenset(
 # Built tools by function (and options): a schema takes a docstring parse, a
 # pydantic model and a JSON schema (about 1.5 ms), and every engine that offers
 # the same function would build it again. Weak: a forgotten function frees its tool.
-_BUILT: weakref.WeakKeyDictionary[Any, dict[ToolOptions | None, Tool]] = (
-    weakref.WeakKeyDictionary()
-)
+_BUILT: weakref.WeakKeyDictionary[Any, dict[ToolOptions | None, Tool]] = weakref.WeakKeyDictionary()
 
 
 def build_tool(fn: Callable[..., Any], options: ToolOptions | None = None) -> Tool:
