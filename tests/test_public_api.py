@@ -35,6 +35,46 @@ def test_all_names_exist(module_name: str) -> None:
     assert len(set(module.__all__)) == len(module.__all__)
 
 
+@pytest.mark.parametrize("module_name", PUBLIC_MODULES)
+def test_every_public_name_is_exported(module_name: str) -> None:
+    """What a package re-exports, or a module defines, without an underscore is in ``__all__``."""
+    module = importlib.import_module(module_name)
+    is_package = hasattr(module, "__path__")
+
+    def offered_by_it(value: object) -> bool:
+        origin = getattr(value, "__module__", None)
+        if not isinstance(origin, str):
+            return is_package  # constants a package chose to re-export
+        return origin.startswith("llmgine") if is_package else origin == module_name
+
+    offered = {
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_")
+        and not isinstance(value, type(sys))  # submodules
+        and name != "annotations"  # from __future__
+        and offered_by_it(value)
+    }
+    assert sorted(offered - set(module.__all__)) == []
+
+
+@pytest.mark.parametrize("module_name", PUBLIC_MODULES)
+def test_every_exported_name_can_be_imported_by_name(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    for name in module.__all__:
+        namespace: dict[str, object] = {}
+        exec(f"from {module_name} import {name}", namespace)  # noqa: S102 - the import statement itself
+        assert namespace[name] is getattr(module, name)
+
+
+def test_the_top_level_names_are_the_defining_modules_objects() -> None:
+    from llmgine import models, tools
+
+    assert llmgine.get_model is models.get_model and llmgine.tool is tools.tool
+    assert llmgine.InstrumentedModel is models.InstrumentedModel
+    assert llmgine.ToolManager is tools.ToolManager
+
+
 def test_public_classes_are_exported_from_the_top_level() -> None:
     expected = {
         "MessageBus",

@@ -71,10 +71,10 @@ class ApplicationConfig:
     data_dir: str | Path | None = None
 
 
-TConfig = TypeVar("TConfig", bound=ApplicationConfig)
+_ConfigT = TypeVar("_ConfigT", bound=ApplicationConfig)
 
 
-class ApplicationBootstrap(Generic[TConfig]):
+class ApplicationBootstrap(Generic[_ConfigT]):
     """Starts the bus with the configured observability handlers, and stops it.
 
     Override :meth:`register_handlers` to wire an application's handlers
@@ -83,8 +83,8 @@ class ApplicationBootstrap(Generic[TConfig]):
     :meth:`register_handlers` still calls them).
     """
 
-    def __init__(self, config: TConfig | None = None) -> None:
-        self.config: TConfig = config if config is not None else ApplicationConfig()  # type: ignore[assignment]
+    def __init__(self, config: _ConfigT | None = None) -> None:
+        self.config: _ConfigT = config if config is not None else ApplicationConfig()  # type: ignore[assignment]
         setup_basic_logging(self.config.log_level)
         self.message_bus = MessageBus()
         self.observability_handlers: list[ObservabilityEventHandler] = []
@@ -124,7 +124,7 @@ class ApplicationBootstrap(Generic[TConfig]):
         self.observability_handlers.clear()
         logger.debug("Application %r shut down", self.config.name)
 
-    async def __aenter__(self) -> ApplicationBootstrap[TConfig]:
+    async def __aenter__(self) -> ApplicationBootstrap[_ConfigT]:
         await self.bootstrap()
         return self
 
