@@ -56,7 +56,7 @@ async def test_bootstrap_starts_bus_and_registers_handlers(
     await app.shutdown()
     assert not fresh_bus.is_running
     assert fresh_bus.observability_handlers == []
-    (log_file,) = (tmp_path / "logs").glob("events_*.jsonl")
+    (log_file,) = (tmp_path / "logs").glob("*.jsonl")
     types = [json.loads(line)["event_type"] for line in log_file.read_text().splitlines()]
     assert "CommandStartedEvent" in types and "BootPinged" in types
 
@@ -123,5 +123,5 @@ async def test_shutdown_with_an_unusable_data_dir_still_closes_the_handlers(
     with pytest.raises(ConfigurationError, match="1 undelivered bus event"):
         await app.shutdown()
     assert fresh_bus.observability_handlers == []
-    (log_file,) = (tmp_path / "logs").glob("events_*.jsonl")
+    (log_file,) = (tmp_path / "logs").glob("*.jsonl")
     assert '"text":"seen"' in log_file.read_text()  # flushed before the error

@@ -44,7 +44,7 @@ def test_one_shot_prompt_without_a_key_uses_the_offline_model(tmp_path: Path) ->
     assert proc.stdout.startswith("[offline demo] get_weather says: Perth: ")
     assert "offline demo model" in proc.stderr and "OPENAI_API_KEY" in proc.stderr
     assert "Traceback" not in proc.stderr
-    (log,) = (tmp_path / "my-logs").glob("events_*.jsonl")
+    (log,) = (tmp_path / "my-logs").glob("*.jsonl")
     types = {json.loads(line)["event_type"] for line in log.read_text().splitlines()}
     assert {"LLMCallEvent", "ToolExecuteResultEvent", "ToolChatEngineStatusEvent"} <= types
 

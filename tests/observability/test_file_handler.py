@@ -133,16 +133,17 @@ async def test_trace_fields_of_nested_events(bus: MessageBus, make_handler: Make
     assert objects["inner"]["trace_id"] == outer.trace_id == outer.event_id
 
 
-def test_default_filename_is_timestamped_in_log_dir(tmp_path: Path) -> None:
-    before = dt.datetime.now().replace(microsecond=0)
+def test_default_filename_is_the_utc_time_and_a_run_id(tmp_path: Path) -> None:
+    before = dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
     handler = FileEventHandler(tmp_path / "logs")
-    after = dt.datetime.now()
+    after = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     try:
         assert handler.log_file.parent == tmp_path / "logs"
-        match = re.fullmatch(r"events_(\d{8}_\d{6})\.jsonl", handler.log_file.name)
+        match = re.fullmatch(r"(\d{8}T\d{6})Z-([0-9a-f]{12})\.jsonl", handler.log_file.name)
         assert match, handler.log_file.name
-        stamp = dt.datetime.strptime(match.group(1), "%Y%m%d_%H%M%S")
+        stamp = dt.datetime.strptime(match.group(1), "%Y%m%dT%H%M%S")
         assert before <= stamp <= after
+        assert match.group(2) == handler.run_id
         assert not handler.log_dir.exists()  # created when first written
         handler.handle(Note("x"))  # no running loop: handed to the writer at once
         assert handler._buffer == []
@@ -377,3 +378,33 @@ def test_ensure_log_dir_creates_it_or_names_it_in_the_error(tmp_path: Path) -> N
         ensure_log_dir(tmp_path / "file" / "logs")
     assert str(tmp_path / "file" / "logs") in str(info.value)
     assert "--log-dir" in str(info.value)
+
+
+def test_handlers_started_together_never_share_a_file(tmp_path: Path) -> None:
+    handlers = [FileEventHandler(tmp_path) for _ in range(4)]
+    try:
+        assert len({h.log_file for h in handlers}) == 4
+    finally:
+        for handler in handlers:
+            handler.close()
+
+
+def test_a_size_cap_rotates_into_numbered_parts_of_whole_lines(tmp_path: Path) -> None:
+    handler = FileEventHandler(tmp_path, buffer_size=1, max_bytes=300)
+    try:
+        for n in range(12):
+            handler.handle(Note(f"note {n}"))
+        handler.flush()
+    finally:
+        handler.close()
+
+    def part_number(path: Path) -> int:
+        middle = path.name.removesuffix(".jsonl").rpartition(handler.run_id)[2]
+        return int(middle.lstrip(".") or 1)
+
+    parts = sorted(tmp_path.glob(f"*{handler.run_id}*.jsonl"), key=part_number)
+    assert len(parts) > 1
+    assert parts[0] == handler.log_file
+    assert all(p.name.startswith(handler.log_file.name.removesuffix(".jsonl")) for p in parts)
+    lines = [line for part in parts for line in read_lines(part)]
+    assert [json.loads(line)["text"] for line in lines] == [f"note {n}" for n in range(12)]

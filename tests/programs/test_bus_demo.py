@@ -23,7 +23,7 @@ def test_bus_demo_runs(tmp_path: Path) -> None:
     assert "ZeroDivisionError" in out
     assert "fired: 'stretch your legs'" in out
     assert "Traceback" not in out + proc.stderr
-    (log_file,) = log_dir.glob("events_*.jsonl")
+    (log_file,) = log_dir.glob("*.jsonl")
     entries = [json.loads(line) for line in log_file.read_text().splitlines()]
     types = {entry["event_type"] for entry in entries}
     assert {"Greeted", "SessionStartEvent", "SessionEndEvent", "Reminder"} <= types

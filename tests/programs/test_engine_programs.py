@@ -37,7 +37,7 @@ def run(
 
 
 def event_types(log_dir: Path) -> set[str]:
-    (log,) = log_dir.glob("events_*.jsonl")
+    (log,) = log_dir.glob("*.jsonl")
     return {json.loads(line)["event_type"] for line in log.read_text().splitlines()}
 
 

@@ -297,8 +297,12 @@ async def test_no_events_are_built_without_a_sink_or_a_listener(bus: MessageBus)
     await recorded.execute_tool_call(call("get_weather", '{"city": "Rome"}'))
     assert [type(e).__name__ for e in fake.published_events] == [
         "ToolRegisterEvent",
+        "ToolCallStartedEvent",
         "ToolExecuteResultEvent",
     ]
+    started, finished = fake.published_events[1:]
+    assert finished.parent_id == started.event_id  # the result is the call's child
+    assert started.arguments == {"city": "Rome"}
 
 
 async def test_register_tools_from_a_file_and_a_module_path(

@@ -347,6 +347,21 @@ class MessageBus:
                 f"(session {session_id!r}, or ROOT); register one with "
                 f"bus.register_command_handler({type(command).__name__}, handler)"
             )
+        return await self._run(command, handler)
+
+    async def run_handler(self, command: Command, handler: Callable[[Any], Any]) -> CommandResult:
+        """Run ``handler`` for ``command`` as :meth:`execute` runs a registered handler.
+
+        The command becomes the current message (everything it causes joins
+        its trace and session), the command events are published, and an
+        exception becomes a failed result. Engines run their own commands
+        this way when called directly (``engine.execute(prompt)``).
+        """
+        return await self._run(command, Handler(handler, is_async_callable(handler)))
+
+    async def _run(self, command: Command, handler: Handler) -> CommandResult:
+        session_id = command.session_id
+        registry = self._registry
         token = current_message.set((command.command_id, command.trace_id, session_id))  # type: ignore[arg-type]
         try:
             # Bus events are only built when an observer or handler would see them.

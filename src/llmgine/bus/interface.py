@@ -43,6 +43,12 @@ class Bus(EventSink, Protocol):
         """Run the command's handler and return its result."""
         ...
 
+    def run_handler(
+        self, command: Command, handler: Callable[[Any], Any]
+    ) -> Awaitable[CommandResult]:
+        """Run ``handler`` for ``command`` as a registered handler is run (trace, events)."""
+        ...
+
     def publish_nowait(self, event: Event) -> None:
         """Queue ``event`` from synchronous code."""
         ...

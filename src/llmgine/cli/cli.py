@@ -8,7 +8,7 @@ by the user (``ToolApprovalCommand``) are answered with prompts::
 
     cli = EngineCLI(engine.session_id)
     cli.register_engine(engine)
-    cli.register_engine_command(engine.command_type, engine.handle_command)
+    cli.register_engine_command(engine.command_type, engine.handle_announced)
     await cli.main()          # or: result = await cli.run_once("hello")
 
 Keys are described in :mod:`llmgine.cli.input_session`; slash commands in
@@ -246,7 +246,10 @@ class EngineCLI:
             return
         engine = self.engine
         command_type = getattr(engine, "command_type", None)
-        handler = getattr(engine, "handle_command", None)
+        # An Engine announces its run first; seed-style engines have only handle_command.
+        handler = getattr(engine, "handle_announced", None) or getattr(
+            engine, "handle_command", None
+        )
         if command_type is None or handler is None:
             raise ConfigurationError(
                 "the CLI has no engine command: call register_engine(engine) or "

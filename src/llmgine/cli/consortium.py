@@ -414,7 +414,7 @@ def consortium_cli(engine: ConsortiumEngine, notice: str | None = None, **cli_op
 
     cli = EngineCLI(engine.session_id, **cli_options)
     cli.register_engine(engine)
-    cli.register_engine_command(engine.command_type, engine.handle_command)
+    cli.register_engine_command(engine.command_type, engine.handle_announced)
     cli.register_loading_event(engine.status_event_type)
     cli.register_component_event(ConsortiumMemberEvent, ConsortiumMemberComponent)
     cli.register_component_event(ConsortiumIterationEvent, ConsortiumIterationComponent)

@@ -210,7 +210,7 @@ async def run(engine_type: type[Engine], args: argparse.Namespace, prompt: str |
 
         cli = EngineCLI(engine.session_id)
         cli.register_engine(engine)
-        cli.register_engine_command(engine.command_type, engine.handle_command)
+        cli.register_engine_command(engine.command_type, engine.handle_announced)
         cli.register_loading_event(engine.status_event_type)
         # A one-shot run reports a missing key as its error; here, warn before the typing.
         for line in (notice, missing_key_warning(model)):

@@ -1,4 +1,4 @@
-"""The ``llmgine`` command: ``chat``, ``ask``, ``consortium`` and ``models``.
+"""The ``llmgine`` command: ``chat``, ``ask``, ``consortium``, ``logs``, ``replay``, ``models``.
 
 Each subcommand mirrors a launcher: ``llmgine chat`` is ``python -m
 llmgine.engines.tool_chat_engine`` (same options), ``llmgine ask`` the
@@ -19,6 +19,11 @@ __all__ = ["build_parser", "main"]
 
 _CHAT = "Chat with a model that can call tools (the tool-chat engine)."
 _ASK = "Answer with one model call per prompt (the single-pass engine)."
+_LOGS = "Read the event logs: list the runs, show a run's turns as trees, follow a running log."
+_REPLAY = (
+    "Run a logged run again offline (models and tools answered from the log) and compare "
+    "the events: exit 0 when they match, 1 when they diverge."
+)
 _MODELS = (
     "List the providers and model presets, which API keys are set (and where from), "
     "and the model used when --model is not given."
@@ -43,6 +48,18 @@ def _consortium(args: argparse.Namespace) -> int:
     from llmgine.cli.consortium import run_command
 
     return run_command(args)
+
+
+def _logs(args: argparse.Namespace) -> int:
+    from llmgine.cli.logs_command import run_logs
+
+    return run_logs(args)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from llmgine.cli.replay_command import run_replay
+
+    return run_replay(args)
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -76,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_engine_options(add("chat", _CHAT, _chat), with_tools=True)
     add_engine_options(add("ask", _ASK, _ask), with_tools=False)
     add_arguments(add("consortium", DESCRIPTION, _consortium))
+    from llmgine.cli import logs_command, replay_command
+
+    logs_command.add_arguments(add("logs", _LOGS, _logs))
+    replay_command.add_arguments(add("replay", _REPLAY, _replay))
     models = add("models", _MODELS, _models)
     models.add_argument("--json", action="store_true", help="print the listing as JSON")
     models.add_argument("--version", action="version", version=f"llmgine {__version__}")

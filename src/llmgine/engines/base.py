@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
+import platform
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, ClassVar
 
+from llmgine._version import __version__
 from llmgine.bus.bus import MessageBus
 from llmgine.bus.interface import Bus
 from llmgine.engines.defaults import default_model
@@ -15,16 +18,20 @@ from llmgine.engines.messages import (
     EngineStatusEvent,
     EngineTextDeltaEvent,
     EngineThinkingDeltaEvent,
+    RunStartedEvent,
 )
 from llmgine.errors import EngineError
 from llmgine.messages.commands import CommandResult
-from llmgine.messages.trace import new_id
+from llmgine.messages.trace import current_message, new_id
 from llmgine.models.instrumented import InstrumentedModel, instrument
 from llmgine.models.interface import Model
 from llmgine.models.registry import get_model
 from llmgine.models.response import LLMResponse, TextDelta, ThinkingDelta, Usage
 
-__all__ = ["Engine", "UsageTotals"]
+__all__ = ["ENGINES", "Engine", "UsageTotals"]
+
+#: Every engine class by ``"module:Class"``, filled as classes are defined.
+ENGINES: dict[str, type[Engine]] = {}
 
 
 class UsageTotals:
@@ -81,6 +88,12 @@ class Engine(ABC):
     command_type: ClassVar[type[EngineCommand]] = EngineCommand
     status_event_type: ClassVar[type[EngineStatusEvent]] = EngineStatusEvent
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Known by name, so a run can be rebuilt from its log without importing
+        # anything the log names (llmgine replay).
+        ENGINES[f"{cls.__module__}:{cls.__qualname__}"] = cls
+
     def __init__(
         self,
         session_id: str | None = None,
@@ -95,15 +108,22 @@ class Engine(ABC):
         #: Where status goes instead of the bus, when set (an engine inside another).
         self.on_status: Callable[[str], Awaitable[None]] | None = None
         self._instrumented: dict[int, tuple[Model, InstrumentedModel]] = {}
+        self._announced = False
 
     @abstractmethod
     async def handle_command(self, command: EngineCommand) -> CommandResult:
         """Handle one command and return its result (never raise for expected failures)."""
 
     async def execute(self, prompt: str, **fields: Any) -> CommandResult:
-        """Handle ``prompt`` directly, without going through the bus."""
+        """Handle ``prompt`` directly, without a handler registered on the bus.
+
+        The turn is traced as a command on the bus would be: the command is
+        the root of everything the turn causes (its model calls, tool calls,
+        statuses), all in the engine's session.
+        """
+        await self.announce()
         command = self.command_type(prompt, session_id=self.session_id, **fields)
-        return await self.handle_command(command)
+        return await self.bus.run_handler(command, self.handle_command)
 
     async def answer(self, prompt: str) -> str:
         """Handle ``prompt`` and return the answer text (what the engine functions do).
@@ -117,10 +137,88 @@ class Engine(ABC):
         return str(result.result)
 
     def register(self, bus: Bus | None = None) -> None:
-        """Register :meth:`handle_command` for :attr:`command_type` in the engine's session."""
+        """Register the engine as the handler of :attr:`command_type` in its session."""
         (bus or self.bus).register_command_handler(
-            self.command_type, self.handle_command, session_id=self.session_id
+            self.command_type, self.handle_announced, session_id=self.session_id
         )
+
+    async def handle_announced(self, command: EngineCommand) -> CommandResult:
+        """:meth:`handle_command`, after :meth:`announce` (what :meth:`register` registers)."""
+        await self.announce()
+        return await self.handle_command(command)
+
+    # -- what the log needs to rebuild the run ---------------------------------------
+
+    def settings(self) -> dict[str, Any]:
+        """The settings the engine was made with, as JSON (override to add yours).
+
+        ``llmgine replay`` rebuilds the engine from them with :meth:`rebuild`.
+        """
+        return {}
+
+    def model_strings(self) -> list[str]:
+        """Every model the engine calls, as ``"provider:model"`` strings."""
+        model = getattr(self, "model", None)
+        return [model.model_string] if isinstance(model, Model) else []
+
+    def tool_schemas(self) -> list[dict[str, Any]]:
+        """The schemas of the tools it offers (none by default)."""
+        return []
+
+    def random_seed(self) -> int | None:
+        """The seed of its random choices, if it makes any."""
+        return None
+
+    @classmethod
+    def rebuild(
+        cls,
+        settings: dict[str, Any],
+        *,
+        model_for: Callable[[str], Model],
+        models: Sequence[str],
+        tools: Sequence[Any] = (),
+        session_id: str | None = None,
+    ) -> Engine:
+        """The engine again, from its :meth:`settings`, with the models ``model_for`` gives.
+
+        The default passes the settings as keyword arguments, the first model
+        as ``model=`` and the tools as ``tools=`` where the constructor takes them.
+        """
+        accepted = inspect.signature(cls).parameters
+        kwargs = {key: value for key, value in settings.items() if key in accepted}
+        if "model" in accepted and models:
+            kwargs["model"] = model_for(models[0])
+        if "tools" in accepted:
+            kwargs["tools"] = list(tools)
+        if "session_id" in accepted:
+            kwargs["session_id"] = session_id
+        return cls(**kwargs)
+
+    async def announce(self) -> None:
+        """Publish the :class:`RunStartedEvent` of this engine, once, before its first turn."""
+        if self._announced:
+            return
+        self._announced = True
+        if not self.bus.has_handlers(RunStartedEvent, self.session_id):
+            return
+        # A run's header is the root of its own tree, even when announced inside a turn.
+        token = current_message.set(None)
+        try:
+            await self.bus.publish(
+                RunStartedEvent(
+                    engine=f"{type(self).__module__}:{type(self).__qualname__}",
+                    engine_id=self.engine_id,
+                    settings=self.settings(),
+                    models=self.model_strings(),
+                    tools=self.tool_schemas(),
+                    seed=self.random_seed(),
+                    llmgine_version=__version__,
+                    python=platform.python_version(),
+                    session_id=self.session_id,
+                )
+            )
+        finally:
+            current_message.reset(token)
 
     async def publish_status(self, status: str) -> None:
         """Publish the engine's status event (``"finished"`` ends a turn).

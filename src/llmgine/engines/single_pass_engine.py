@@ -65,6 +65,10 @@ class SinglePassEngine(Engine):
         self.system_prompt = system_prompt
         self.stream = stream
 
+    def settings(self) -> dict[str, Any]:
+        """The system prompt and whether it streams."""
+        return {"system_prompt": self.system_prompt, "stream": self.stream}
+
     def set_model(self, model: Model | str) -> None:
         """Use another model from now on."""
         self.model = get_model(model)

@@ -20,7 +20,10 @@ from llmgine.errors import EngineError, LLMgineError
 from llmgine.messages.commands import CommandResult
 from llmgine.models.interface import Model
 from llmgine.models.registry import get_model
+from llmgine.tools.definition import tool_options
+from llmgine.tools.loading import collect_tools
 from llmgine.tools.manager import ToolManager
+from llmgine.tools.schema import build_tool
 
 __all__ = [
     "ToolChatEngine",
@@ -92,6 +95,24 @@ class ToolChatEngine(Engine):
         self._unregistered: list[Any] = list(tools or [])
 
     # -- configuration --------------------------------------------------------
+
+    def settings(self) -> dict[str, Any]:
+        """The system prompt, the iteration limit and whether it streams."""
+        return {
+            "system_prompt": self.system_prompt,
+            "max_iterations": self.max_iterations,
+            "stream": self.stream,
+        }
+
+    def tool_schemas(self) -> list[dict[str, Any]]:
+        """The schemas of its tools, those still to be registered included."""
+        tools = list(self.tool_manager.tools.values())
+        if self._unregistered:
+            tools += [build_tool(fn, tool_options(fn)) for fn in collect_tools(self._unregistered)]
+        return [
+            {"name": t.name, "description": t.description, "parameters": t.parameters}
+            for t in tools
+        ]
 
     @property
     def system_prompt(self) -> str | None:

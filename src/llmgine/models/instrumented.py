@@ -10,16 +10,19 @@ sink would deliver them to someone.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextvars import Token
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from llmgine.errors import ProviderError, ProviderResponseError
 from llmgine.messages.sink import EventSink
-from llmgine.messages.trace import current_session, new_id
+from llmgine.messages.trace import current_message, current_session, new_id
 from llmgine.models.events import LLMCallEvent, LLMResponseEvent
 from llmgine.models.interface import Model
-from llmgine.models.request import LLMRequest
+from llmgine.models.request import LLMRequest, message_hash, request_hash
 from llmgine.models.response import LLMResponse, StreamChunk, Usage
 from llmgine.models.retry import RetryPolicy
 
@@ -55,6 +58,8 @@ class InstrumentedModel(Model):
         self.wrapped = wrapped
         self.events = events
         self.retry = retry or wrapped.retry
+        #: What it sent last (the log's prefix for the next call of the conversation).
+        self.last_sent: _Sent | None = None
         self.provider = wrapped.provider
         self.name = wrapped.name
 
@@ -94,17 +99,16 @@ class InstrumentedModel(Model):
 
     async def request(self, request: LLMRequest) -> LLMResponse:
         """One call, with retries and events."""
-        _, response = await self._attempts(request, False, lambda: self._pair(request))
+        _, response = await self._attempts(_Call(self, request), lambda: self._pair(request))
         return response
 
     async def request_structured(
         self, request: LLMRequest, response_model: type[T], max_retries: int
     ) -> tuple[T, LLMResponse]:
         """One structured call (its validation repairs inside one attempt), with retries."""
+        call = _Call(self, request, response_model=response_model)
         return await self._attempts(
-            request,
-            False,
-            lambda: self.wrapped.request_structured(request, response_model, max_retries),
+            call, lambda: self.wrapped.request_structured(request, response_model, max_retries)
         )
 
     async def request_stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
@@ -130,6 +134,8 @@ class InstrumentedModel(Model):
                     raise
                 await asyncio.sleep(delay)
                 continue
+            finally:
+                call.leave()
             error = ProviderResponseError(
                 "the stream ended without a final response", provider=self.provider, model=self.name
             )
@@ -141,28 +147,27 @@ class InstrumentedModel(Model):
         return response, response
 
     async def _attempts(
-        self,
-        request: LLMRequest,
-        stream: bool,
-        attempt_fn: Callable[[], Awaitable[tuple[T, LLMResponse]]],
+        self, call: _Call, attempt_fn: Callable[[], Awaitable[tuple[T, LLMResponse]]]
     ) -> tuple[T, LLMResponse]:
-        call = _Call(self, request, stream=stream)
         attempt = 0
         while True:
             attempt += 1
             await call.started(attempt)
-            try:
-                value, response = await attempt_fn()
-            except Exception as exc:
-                delay = call.retry_delay(exc)
-                await call.failed(exc, delay)
-                if delay is None:
-                    call.gave_up(exc)
-                    raise
-                await asyncio.sleep(delay)
-                continue
-            await call.finished(self._priced(response))
-            return value, response
+            try:  # the attempt's events are children of its call event
+                try:
+                    value, response = await attempt_fn()
+                except Exception as exc:
+                    delay = call.retry_delay(exc)
+                    await call.failed(exc, delay)
+                    if delay is None:
+                        call.gave_up(exc)
+                        raise
+                else:
+                    await call.finished(self._priced(response))
+                    return value, response
+            finally:
+                call.leave()
+            await asyncio.sleep(delay)
 
     def _priced(self, response: LLMResponse) -> LLMResponse:
         if not response.provider:
@@ -174,29 +179,41 @@ class InstrumentedModel(Model):
         return response
 
 
+@dataclass
+class _Sent:
+    """What a model sent last: the journal's prefix for its next call."""
+
+    call_id: str
+    messages: list[dict[str, Any]]
+    hashes: list[str]
+    tools: list[dict[str, Any]] | None
+
+
+_sequence = itertools.count(1)
+
+
 class _Call:
-    """The attempts of one call: their events, backoff and the give-up note."""
+    """The attempts of one call: their events (nested in the trace), backoff, the give-up note."""
 
-    __slots__ = (
-        "attempt",
-        "attempt_start",
-        "call_id",
-        "model",
-        "request",
-        "session_id",
-        "started_at",
-        "stream",
-    )
-
-    def __init__(self, model: InstrumentedModel, request: LLMRequest, *, stream: bool) -> None:
+    def __init__(
+        self,
+        model: InstrumentedModel,
+        request: LLMRequest,
+        *,
+        stream: bool = False,
+        response_model: Any = None,
+    ) -> None:
         self.model = model
         self.request = request
         self.stream = stream
+        self.response_model = response_model
         self.call_id = new_id()
         self.session_id = current_session()
         self.started_at = time.monotonic()
         self.attempt = 0
         self.attempt_start = self.started_at
+        self._journal: dict[str, Any] | None = None
+        self._token: Token[tuple[str, str, str] | None] | None = None
 
     def _sink(self, event_type: type[Any]) -> EventSink | None:
         events = self.model.events
@@ -208,27 +225,74 @@ class _Call:
         self.attempt = attempt
         sink = self._sink(LLMCallEvent)
         if sink is not None:
-            request = self.request
-            parameters = {
-                name: getattr(request, name)
-                for name in _PARAMETERS
-                if getattr(request, name) not in (None, "auto")
-            }
-            parameters.update(request.extra)
-            await sink.publish(
-                LLMCallEvent(
-                    call_id=self.call_id,
-                    provider=self.model.provider,
-                    model=self.model.name,
-                    attempt=attempt,
-                    stream=self.stream,
-                    messages=request.messages,
-                    tools=[t.get("function", t).get("name", "?") for t in request.tools or []],
-                    parameters=parameters,
-                    session_id=self.session_id,
-                )
+            event = LLMCallEvent(
+                call_id=self.call_id,
+                provider=self.model.provider,
+                model=self.model.name,
+                attempt=attempt,
+                stream=self.stream,
+                tools=[t.get("function", t).get("name", "?") for t in self.request.tools or []],
+                parameters=self._parameters(),
+                session_id=self.session_id,
+                **self._journal_fields(),
+            )
+            await sink.publish(event)
+            # What happens during the attempt (its response) is the call's child.
+            self._token = current_message.set(
+                (event.event_id, event.trace_id or event.event_id, self.session_id)
             )
         self.attempt_start = time.monotonic()
+
+    def leave(self) -> None:
+        """The attempt is over: the call event is no longer the current message."""
+        token, self._token = self._token, None
+        if token is not None:
+            try:
+                current_message.reset(token)
+            except ValueError:  # a stream closed from another context: nothing to undo
+                pass
+
+    def _parameters(self) -> dict[str, Any]:
+        request = self.request
+        parameters = {
+            name: getattr(request, name)
+            for name in _PARAMETERS
+            if getattr(request, name) not in (None, "auto")
+        }
+        parameters.update(request.extra)
+        return parameters
+
+    def _journal_fields(self) -> dict[str, Any]:
+        """The request as the log keeps it: what is new since the model's previous call."""
+        if self._journal is not None:  # a retry sends what the first attempt sent
+            return self._journal
+        model, request = self.model, self.request
+        messages = request.messages
+        last = model.last_sent
+        hashes: list[str] = []
+        prefix = 0
+        if last is not None:
+            for old, new, digest in zip(last.messages, messages, last.hashes, strict=False):
+                if old is not new and old != new:
+                    break
+                hashes.append(digest)
+                prefix += 1
+        hashes.extend(message_hash(message) for message in messages[prefix:])
+        schema = _schema_of(self.response_model)
+        model.last_sent = _Sent(self.call_id, list(messages), hashes, request.tools)
+        same_tools = last is not None and prefix > 0 and last.tools == request.tools
+        self._journal = {
+            "messages": messages[prefix:],
+            "prefix_call_id": last.call_id if last is not None and prefix else None,
+            "prefix_messages": prefix,
+            "tool_schemas": None if same_tools else request.tools,
+            "response_schema": schema,
+            "request_hash": request_hash(
+                model.model_string, request, message_hashes=hashes, response_schema=schema
+            ),
+            "call_seq": next(_sequence),
+        }
+        return self._journal
 
     async def finished(self, response: LLMResponse) -> None:
         sink = self._sink(LLMResponseEvent)
@@ -247,6 +311,8 @@ class _Call:
                 usage=response.usage,
                 cost_usd=response.cost_usd,
                 thinking=response.thinking,
+                thinking_blocks=list(response.thinking_blocks),
+                validation_retries=list(response.validation_retries),
                 session_id=self.session_id,
             )
         )
@@ -263,7 +329,9 @@ class _Call:
                 attempt=self.attempt,
                 duration_s=time.monotonic() - self.attempt_start,
                 error=f"{type(exc).__name__}: {exc}",
+                error_type=type(exc).__name__,
                 status=getattr(exc, "status", None),
+                retry_after=getattr(exc, "retry_after", None),
                 will_retry=delay is not None,
                 session_id=self.session_id,
             )
@@ -286,6 +354,15 @@ class _Call:
         if isinstance(exc, ProviderError) and exc.retryable:
             waited = time.monotonic() - self.started_at
             exc.note_attempts(self.attempt, waited, self.model.failure_hint(exc))
+
+
+def _schema_of(response_model: Any) -> dict[str, Any] | None:
+    if response_model is None:
+        return None
+    from pydantic import TypeAdapter
+
+    schema: dict[str, Any] = TypeAdapter(response_model).json_schema()
+    return schema
 
 
 def instrument(model: Model, events: EventSink | None = None) -> InstrumentedModel:

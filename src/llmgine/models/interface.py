@@ -125,6 +125,7 @@ class Model(ABC):
         }
         usage = Usage()
         last_error = ""
+        failed: list[dict[str, str]] = []
         for _ in range(max_retries + 1):
             response = await self.request(request)
             usage = usage + response.usage
@@ -133,6 +134,7 @@ class Model(ABC):
                 value = adapter.validate_json(text)
             except ValidationError as exc:
                 last_error = str(exc)
+                failed.append({"content": text, "error": last_error})
                 request.messages = [
                     *request.messages,
                     {"role": "assistant", "content": text},
@@ -145,6 +147,7 @@ class Model(ABC):
                 ]
                 continue
             response.usage = usage
+            response.validation_retries = failed
             return value, response
         raise StructuredOutputError(
             f"no answer matched {getattr(response_model, '__name__', response_model)} after "

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["LLMRequest", "Messages", "build_request"]
+from llmgine.messages.serialization import to_jsonable
+
+__all__ = ["LLMRequest", "Messages", "build_request", "message_hash", "request_hash"]
 
 #: A conversation in OpenAI chat format, or one user prompt as a string.
 Messages = str | Sequence[dict[str, Any]]
@@ -77,3 +81,54 @@ def build_request(
         extra=extra,
         timeout=timeout,
     )
+
+
+def message_hash(message: Any) -> str:
+    """sha256 of one message's canonical JSON (what :func:`request_hash` is made of)."""
+    return hashlib.sha256(_canonical(message)).hexdigest()
+
+
+def request_hash(
+    model: str,
+    request: LLMRequest,
+    *,
+    message_hashes: Sequence[str] | None = None,
+    response_schema: Any = None,
+) -> str:
+    """The identity of a request, the same for the same question to the same model.
+
+    sha256 over the model string, each message's hash, the tool schemas,
+    ``tool_choice``, the sampling settings, ``response_format``, the extra
+    parameters and, for structured output, the response schema; not the
+    timeout. Taken before anything is redacted, so a recording can be matched
+    to a live request exactly (:class:`~llmgine.models.replay.ReplayModel`).
+
+    Args:
+        model: ``"provider:model"``.
+        request: The request.
+        message_hashes: The messages' :func:`message_hash` values, when known.
+        response_schema: The JSON schema of a structured call's answer.
+    """
+    hashes = (
+        list(message_hashes)
+        if message_hashes is not None
+        else [message_hash(m) for m in request.messages]
+    )
+    settings = {
+        "model": model,
+        "messages": hashes,
+        "tools": request.tools,
+        "tool_choice": request.tool_choice,
+        "temperature": request.temperature,
+        "max_completion_tokens": request.max_completion_tokens,
+        "response_format": request.response_format,
+        "extra": request.extra,
+        "response_schema": response_schema,
+    }
+    return hashlib.sha256(_canonical(settings)).hexdigest()
+
+
+def _canonical(value: Any) -> bytes:
+    return json.dumps(
+        to_jsonable(value), sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    ).encode()

@@ -153,6 +153,8 @@ class LLMResponse:
         provider: Provider name.
         raw: The provider's own response object (not logged).
         type: Stream chunk tag: the response is the last chunk of a stream.
+        validation_retries: For structured output: the answers that did not
+            validate before this one, each ``{"content": ..., "error": ...}``.
     """
 
     content: str | None = None
@@ -165,6 +167,7 @@ class LLMResponse:
     raw: Any = field(default=None, repr=False, compare=False)
     type: Literal["response"] = "response"
     thinking_blocks: list[ThinkingBlock] = field(default_factory=list)
+    validation_retries: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def thinking(self) -> str | None:

@@ -11,6 +11,7 @@ off the returned value, which fails for plain types such as ``int``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -101,4 +102,21 @@ async def instructor_create(
         raise ProviderResponseError("instructor returned no answer", provider=provider, model=model)
     response = parse(answers[-1])
     response.usage = sum(usages, Usage())
+    # The answers instructor sent back for repair (its own reasons are not exposed).
+    response.validation_retries = [
+        {"content": parse(answer).content or _arguments(answer), "error": "did not validate"}
+        for answer in answers[:-1]
+    ]
     return value, response
+
+
+def _arguments(answer: Any) -> str:
+    """The arguments of a structured answer's tool call (where instructor puts the value)."""
+    choices = getattr(answer, "choices", None)
+    if choices:
+        calls = getattr(choices[0].message, "tool_calls", None) or []
+        return str(calls[0].function.arguments) if calls else ""
+    for block in getattr(answer, "content", None) or []:
+        if getattr(block, "type", None) == "tool_use":
+            return json.dumps(block.input, ensure_ascii=False, default=str)
+    return ""

@@ -9,7 +9,7 @@ import os
 import tempfile
 import threading
 import weakref
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from queue import SimpleQueue
 from typing import Any
@@ -54,8 +54,12 @@ class _Writer:
     ``_MAX_UNWRITTEN`` bytes, and retried with the next chunk.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_bytes: int | None = None) -> None:
         self.path = path
+        self.first_path = path
+        self.max_bytes = max_bytes
+        self.part = 1
+        self.written = 0
         self.fd: int | None = None
         self._queue: SimpleQueue[bytes | threading.Event | None] = SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -107,6 +111,15 @@ class _Writer:
                 continue
             self._write(item)
 
+    def _next_part(self) -> None:
+        """Go on in ``<name>.2.jsonl``, ``.3``... (chunks are whole lines, so no line is split)."""
+        self._close_fd()
+        self.part += 1
+        self.written = 0
+        self.path = self.first_path.with_name(
+            f"{self.first_path.name.removesuffix('.jsonl')}.{self.part}.jsonl"
+        )
+
     def _close_fd(self) -> None:
         if self.fd is not None:
             os.close(self.fd)
@@ -121,6 +134,9 @@ class _Writer:
             view = memoryview(data)
             while view:
                 view = view[os.write(self.fd, view) :]
+            self.written += len(data)
+            if self.max_bytes is not None and self.written >= self.max_bytes:
+                self._next_part()
         except OSError as exc:
             if not self._failed:
                 logger.warning(
@@ -173,9 +189,16 @@ class FileEventHandler(ObservabilityEventHandler):
 
     Args:
         log_dir: Directory of the log file (created when first written).
-        filename: File name; default ``events_YYYYMMDD_HHMMSS.jsonl``.
+        filename: File name; default ``<UTC time>-<run id>.jsonl``
+            (``20261201T120000Z-3f9a1c2b7d4e.jsonl``): one file per handler,
+            never shared by two processes.
         flush_interval: Seconds an event may wait in the buffer.
         buffer_size: Lines that trigger an immediate write.
+        max_bytes: Start a new part (``<name>.2.jsonl``, ``.3``...) once a file
+            holds this many bytes (None: one file).
+
+    Attributes:
+        run_id: The random id in the file name (what ``llmgine logs`` calls a run).
     """
 
     def __init__(
@@ -185,17 +208,19 @@ class FileEventHandler(ObservabilityEventHandler):
         *,
         flush_interval: float = 1.0,
         buffer_size: int = 512,
+        max_bytes: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.log_dir = Path(log_dir)
+        self.run_id = os.urandom(6).hex()
         if filename is None:
-            filename = f"events_{datetime.now().strftime('%Y%m%d_%H%M%S')}.jsonl"
+            filename = f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{self.run_id}.jsonl"
         self.log_file = self.log_dir / filename
         self.flush_interval = flush_interval
         self.buffer_size = buffer_size
         self._buffer: list[bytes] = []
-        self._writer = _Writer(self.log_file)
+        self._writer = _Writer(self.log_file, max_bytes)
         self._timer: asyncio.TimerHandle | None = None
         atexit.register(_flush_at_exit, weakref.ref(self))
         # A handler dropped without close() must not leave its thread behind.

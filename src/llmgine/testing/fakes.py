@@ -12,6 +12,7 @@ from llmgine.errors import NoCommandHandlerError
 from llmgine.messages.base import ROOT
 from llmgine.messages.commands import Command, CommandResult
 from llmgine.messages.events import Event
+from llmgine.messages.trace import current_message
 
 __all__ = ["FakeMessageBus"]
 
@@ -98,9 +99,9 @@ class FakeMessageBus:
 
     async def execute(self, command: Command) -> CommandResult:
         """Record ``command`` and run its handler, if any."""
-        self.executed_commands.append(command)
         handler = self._registry.command_handler(type(command), command.session_id)
         if handler is None:
+            self.executed_commands.append(command)
             if self.strict:
                 raise NoCommandHandlerError(
                     f"no handler registered for command {type(command).__name__}"
@@ -108,7 +109,16 @@ class FakeMessageBus:
             return self.default_result or CommandResult(
                 success=True, command_id=command.command_id, session_id=command.session_id
             )
-        value = await _call(handler.fn, command)
+        return await self.run_handler(command, handler.fn)
+
+    async def run_handler(self, command: Command, handler: Callable[..., Any]) -> CommandResult:
+        """Record ``command`` and run ``handler`` for it (its trace is the command's)."""
+        self.executed_commands.append(command)
+        token = current_message.set((command.command_id, command.trace_id, command.session_id))  # type: ignore[arg-type]
+        try:
+            value = await _call(handler, command)
+        finally:
+            current_message.reset(token)
         if isinstance(value, CommandResult):
             return value
         return CommandResult(success=True, result=value, command_id=command.command_id)

@@ -10,6 +10,7 @@ from llmgine.messages.events import Event
 
 __all__ = [
     "ToolApprovalCommand",
+    "ToolCallStartedEvent",
     "ToolExecuteResultEvent",
     "ToolManagerEvent",
     "ToolRegisterEvent",
@@ -32,6 +33,21 @@ class ToolRegisterEvent(ToolManagerEvent, kw_only=True):
     """A tool was registered: ``tool_info`` has its name, description and parameters."""
 
     tool_info: dict[str, Any] = field(default_factory=dict)
+
+
+class ToolCallStartedEvent(ToolManagerEvent, kw_only=True):
+    """A tool call is about to run: the parent of everything it causes and of its result.
+
+    Attributes:
+        tool_name: The tool called.
+        tool_call_id: The model's id of the call.
+        arguments: The arguments as the model sent them (a dict, or the raw
+            text when they are not valid JSON).
+    """
+
+    tool_name: str = ""
+    tool_call_id: str = ""
+    arguments: Any = None
 
 
 class ToolExecuteResultEvent(ToolManagerEvent, kw_only=True):

@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
-from llmgine.errors import NoCommandHandlerError
+from llmgine.errors import NoCommandHandlerError, ToolDefinitionError
 from llmgine.messages.sink import CommandSink, EventSink
-from llmgine.messages.trace import new_id
+from llmgine.messages.trace import current_message, new_id
 from llmgine.observability.redaction import Redactor, default_redactor
 from llmgine.tools.definition import Tool, tool_options
-from llmgine.tools.events import ToolApprovalCommand, ToolExecuteResultEvent, ToolRegisterEvent
+from llmgine.tools.events import (
+    ToolApprovalCommand,
+    ToolCallStartedEvent,
+    ToolExecuteResultEvent,
+    ToolRegisterEvent,
+)
 from llmgine.tools.execution import ArgumentsError, invoke, parse_arguments
 from llmgine.tools.formats import format_tool
 from llmgine.tools.loading import collect_tools
-from llmgine.tools.result import ToolResult, result_text
-from llmgine.tools.schema import build_tool
+from llmgine.tools.result import RecordedResult, ToolResult, result_text
+from llmgine.tools.schema import build_tool, fits_openai_strict
 from llmgine.tools.tool_call import ToolCall
 
 __all__ = ["ToolManager"]
@@ -83,6 +89,7 @@ class ToolManager:
         self.tools: dict[str, Tool] = {}
         self._tool_limits: dict[str, asyncio.Semaphore] = {}
         self._formatted: dict[str | None, list[dict[str, Any]]] = {}
+        self._recorded: Callable[[ToolCall], RecordedResult | None] | None = None
 
     # -- registration ---------------------------------------------------------
 
@@ -135,6 +142,38 @@ class ToolManager:
         for function in collect_tools(sources):
             registered.append(await self.register_tool(function))
         return registered
+
+    async def register_schema(self, schema: dict[str, Any]) -> Tool:
+        """Offer a tool known only by its schema (``name``, ``description``, ``parameters``).
+
+        For replays: the model sees the tool exactly as it was recorded; its
+        calls are answered by :meth:`answer_from`, never run.
+        """
+
+        def not_run(**arguments: Any) -> str:
+            raise ToolDefinitionError(f"{schema['name']} was recorded, not defined here")
+
+        parameters = schema.get("parameters") or {"type": "object", "properties": {}}
+        recorded = Tool(
+            name=str(schema["name"]),
+            description=str(schema.get("description") or ""),
+            parameters=parameters,
+            function=not_run,
+            is_async=False,
+            arguments_model=None,
+            strict=fits_openai_strict(parameters),
+        )
+        self.tools[recorded.name] = recorded
+        self._formatted.clear()
+        return recorded
+
+    def answer_from(self, source: Callable[[ToolCall], RecordedResult | None] | None) -> None:
+        """Answer every call with ``source(call)`` instead of running a tool (None: run them).
+
+        ``source`` returns the recorded result, or None when it has none (the
+        call then fails with an error result saying so).
+        """
+        self._recorded = source
 
     def unregister_tool(self, name: str) -> bool:
         """Forget the tool named ``name``; return whether there was one."""
@@ -195,7 +234,45 @@ class ToolManager:
         the text (an API key in an exception message, say) are masked before
         it reaches the model, the event or the log.
         """
+        if not self._wants(ToolCallStartedEvent):
+            return await self._execute(tool_call)
+        event = ToolCallStartedEvent(
+            tool_manager_id=self.tool_manager_id,
+            engine_id=self.engine_id,
+            session_id=self.session_id,
+            tool_name=tool_call.name,
+            tool_call_id=tool_call.id,
+            arguments=_json_or_text(tool_call.arguments),
+        )
+        await self._publish(event)
+        # Everything the call causes (an approval, the tool's own events, its
+        # result) is the start event's child.
+        token = current_message.set(
+            (event.event_id, event.trace_id or event.event_id, self.session_id)
+        )
+        try:
+            return await self._execute(tool_call)
+        finally:
+            current_message.reset(token)
+
+    async def _execute(self, tool_call: ToolCall) -> ToolResult:
         started = time.monotonic()
+        if self._recorded is not None:
+            recorded = self._recorded(tool_call)
+            if recorded is None:
+                return await self._finish(
+                    tool_call,
+                    started,
+                    _json_or_text(tool_call.arguments),
+                    error=f"Error: the log has no result of {tool_call.name} with these arguments.",
+                )
+            if recorded.is_error:
+                return await self._finish(
+                    tool_call, started, recorded.arguments, error=recorded.content
+                )
+            return await self._finish(
+                tool_call, started, recorded.arguments, value=recorded.content
+            )
         tool = self.tools.get(tool_call.name)
         arguments: Any = tool_call.arguments
         if tool is None:
@@ -315,3 +392,10 @@ async def _gather(coroutines: Iterable[Any]) -> None:
     tasks = list(coroutines)
     if tasks:
         await asyncio.gather(*tasks)
+
+
+def _json_or_text(arguments: str) -> Any:
+    try:
+        return json.loads(arguments)
+    except (TypeError, ValueError):
+        return arguments

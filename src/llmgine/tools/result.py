@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ToolResult", "result_text"]
+__all__ = ["RecordedResult", "ToolResult", "result_text"]
 
 
 def result_text(value: Any) -> str:
@@ -55,3 +55,18 @@ class ToolResult:
     def to_message(self) -> dict[str, Any]:
         """The result as an OpenAI-format ``tool`` message, ready for the context."""
         return {"role": "tool", "tool_call_id": self.tool_call_id, "content": self.content}
+
+
+@dataclass(frozen=True)
+class RecordedResult:
+    """A tool call's outcome as a log recorded it (what a replay answers with).
+
+    Attributes:
+        arguments: The arguments as the tool received them.
+        content: The text the model read.
+        is_error: Whether it was an error result.
+    """
+
+    arguments: Any
+    content: str
+    is_error: bool

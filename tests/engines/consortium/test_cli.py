@@ -39,7 +39,7 @@ def test_one_shot_offline_prints_the_combined_answer(tmp_path: Path) -> None:
     notice, summary = proc.stderr.strip().splitlines()
     assert "offline demo members" in notice and "OPENAI_API_KEY" in notice
     assert summary == "[arbiter: 1 round(s), confidence 90%, confidence reached]"
-    (log,) = (tmp_path / "logs").glob("events_*.jsonl")
+    (log,) = (tmp_path / "logs").glob("*.jsonl")
     types = {json.loads(line)["event_type"] for line in log.read_text().splitlines()}
     assert {"ConsortiumMemberEvent", "ConsortiumIterationEvent", "ConsortiumCombineEvent"} <= types
 

@@ -11,7 +11,8 @@ member answered.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import random
+from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from importlib import import_module
 from typing import Any
@@ -35,6 +36,7 @@ from llmgine.engines.consortium.strategies.base import Strategy
 from llmgine.engines.messages import EngineCommand
 from llmgine.errors import ConfigurationError, EngineError
 from llmgine.messages.commands import CommandResult
+from llmgine.messages.serialization import to_jsonable
 from llmgine.models.interface import Model
 from llmgine.models.registry import get_model
 
@@ -208,12 +210,14 @@ class ConsortiumEngine(Engine):
         self.arbiter: Model = get_model(arbiter) if arbiter is not None else self.members[0].model
         self.backup_arbiter = get_model(backup_arbiter) if backup_arbiter is not None else None
         self.strategy = make_strategy(strategy, strategy_options)
+        self.strategy_options = dict(strategy_options)
         self.max_concurrency = max_concurrency
         self.member_timeout = member_timeout
         self.member_retries = member_retries
         self.budget_tokens = budget_tokens
         self.budget_usd = budget_usd
-        self.seed = seed
+        # A seed is chosen when none is given, so the log can say it and a replay reuse it.
+        self.seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
         self.history: list[dict[str, Any]] = []
         self._turns = 0
         problem = self._containment()
@@ -237,6 +241,61 @@ class ConsortiumEngine(Engine):
             self.arbiter, self.backup_arbiter = previous
 
         self._check(undo)
+
+    def settings(self) -> dict[str, Any]:
+        """Strategy, limits, budgets and seed (the members are in :meth:`model_strings`)."""
+        return {
+            "strategy": self.strategy.name,
+            "strategy_options": to_jsonable(self.strategy_options),
+            "max_concurrency": self.max_concurrency,
+            "member_timeout": self.member_timeout,
+            "member_retries": self.member_retries,
+            "budget_tokens": self.budget_tokens,
+            "budget_usd": self.budget_usd,
+            "seed": self.seed,
+            "members": [member.model_string for member in self.members],
+            "arbiter": self.arbiter.model_string,
+            "backup_arbiter": self.backup_arbiter.model_string if self.backup_arbiter else None,
+        }
+
+    def model_strings(self) -> list[str]:
+        """The members', the arbiter's and the backup arbiter's models."""
+        strings = [member.model_string for member in self.members]
+        strings.append(self.arbiter.model_string)
+        if self.backup_arbiter is not None:
+            strings.append(self.backup_arbiter.model_string)
+        return list(dict.fromkeys(strings))
+
+    def random_seed(self) -> int | None:
+        """The seed of the anonymising shuffle (turn n uses seed + n - 1)."""
+        return self.seed
+
+    @classmethod
+    def rebuild(
+        cls,
+        settings: dict[str, Any],
+        *,
+        model_for: Callable[[str], Model],
+        models: Sequence[str],
+        tools: Sequence[Any] = (),
+        session_id: str | None = None,
+    ) -> Engine:
+        """The consortium again: its members, arbiters and strategy from ``settings``."""
+        backup = settings.get("backup_arbiter")
+        return cls(
+            [model_for(name) for name in settings["members"]],
+            model_for(settings["arbiter"]),
+            settings["strategy"],
+            backup_arbiter=model_for(backup) if backup else None,
+            session_id=session_id,
+            max_concurrency=settings["max_concurrency"],
+            member_timeout=settings["member_timeout"],
+            member_retries=settings["member_retries"],
+            budget_tokens=settings["budget_tokens"],
+            budget_usd=settings["budget_usd"],
+            seed=settings["seed"],
+            **settings["strategy_options"],
+        )
 
     def clear_context(self) -> None:
         """Forget the conversation."""
@@ -314,7 +373,7 @@ class ConsortiumEngine(Engine):
             member_timeout=self.member_timeout,
             member_retries=self.member_retries,
             budget=Budget(max_tokens=self.budget_tokens, max_usd=self.budget_usd),
-            seed=None if self.seed is None else self.seed + self._turns - 1,
+            seed=self.seed + self._turns - 1,
             arbiter=self.arbiter,
             backup_arbiter=self.backup_arbiter,
         )
