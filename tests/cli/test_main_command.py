@@ -1,36 +1,16 @@
 """The installed ``llmgine`` command: chat, ask, consortium, models, --help, --version."""
 
 import json
-import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from cli_test_utils import LLMGINE
+from cli_test_utils import run_llmgine as run
 
 ROOT = Path(__file__).resolve().parents[2]
-LLMGINE = Path(sys.executable).with_name("llmgine")
 VERSION = re.compile(r"llmgine \d+\.\d+\.\d+\S*\n")
-
-
-def run(
-    args: list[str],
-    cwd: Path,
-    stdin: str | None = None,
-    env: dict[str, str] | None = None,
-    command: list[str] | None = None,
-) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    return subprocess.run(
-        [*(command or [str(LLMGINE)]), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-        env={**clean, **(env or {})},
-    )
 
 
 def options(help_text: str) -> set[str]:

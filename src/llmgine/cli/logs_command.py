@@ -153,7 +153,10 @@ def _list(args: argparse.Namespace, console: Console) -> int:
         console.print(Text(f"no logs under {args.log_dir}", style="yellow"))
         return 0
     table = Table(title=f"Runs under {args.log_dir} (newest first)", title_justify="left")
-    for column in ("run", "started (UTC)", "engine", "model", "turns", "tokens", "cost"):
+    # The run id is what a user types next: never cut it.
+    table.add_column("run", no_wrap=True, min_width=12)
+    table.add_column("started (UTC)", no_wrap=True)
+    for column in ("engine", "model", "turns", "tokens", "cost"):
         table.add_column(
             column, justify="right" if column in ("turns", "tokens", "cost") else "left"
         )
@@ -165,7 +168,7 @@ def _list(args: argparse.Namespace, console: Console) -> int:
             ", ".join(run.models) or "-",
             str(run.turns),
             f"{run.tokens:,}",
-            f"${run.cost_usd:.4f}",
+            _cost(run.cost_usd),
         )
     console.print(table)
     return 0
@@ -195,13 +198,18 @@ def render_trees(
 class _Totals:
     def __init__(self) -> None:
         self.calls = self.tools = self.tokens = 0
-        self.cost = 0.0
+        self.cost: float | None = None
 
     def __str__(self) -> str:
         return (
             f"{self.calls} model call(s), {self.tools} tool call(s), {self.tokens:,} tokens, "
-            f"${self.cost:.4f}"
+            f"cost {_cost(self.cost)}"
         )
+
+
+def _cost(cost: float | None) -> str:
+    """A cost, or ``-`` when no call was priced (a local model, an unknown price)."""
+    return "-" if cost is None else f"${cost:.4f}"
 
 
 def _add_children(tree: Tree, node: Node, journal: Journal, events: bool, totals: _Totals) -> None:
@@ -217,7 +225,8 @@ def _add_children(tree: Tree, node: Node, journal: Journal, events: bool, totals
             if response is not None:
                 usage = response.get("usage") or {}
                 totals.tokens += int(usage.get("total_tokens") or 0)
-                totals.cost += float(response.get("cost_usd") or 0.0)
+                if response.get("cost_usd") is not None:
+                    totals.cost = (totals.cost or 0.0) + float(response.get("cost_usd"))
         elif kind == "ToolCallStartedEvent":
             totals.tools += 1
         branch = tree.add(_label(child, journal))

@@ -59,13 +59,14 @@ def run_replay(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     names = ", ".join(str(f) for f in files)
-    for error in outcome.errors:
-        print(f"a replayed command failed: {error}", file=sys.stderr)
-    for note in outcome.unplayed:
-        print(f"recorded but never asked for: {note}", file=sys.stderr)
     if outcome.matched and not outcome.unplayed:
         print(f"replayed {outcome.commands} command(s) of {names}: the events match")
         return 0
     print(f"replayed {outcome.commands} command(s) of {names}: the events diverge")
-    print("\n".join(outcome.diff))
+    for error in outcome.errors:
+        print(f"  a replayed command failed: {error}")
+    for note in outcome.unplayed:
+        print(f"  recorded but never asked for: {note}")
+    if outcome.diff:
+        print("\n".join(outcome.diff))
     return 1

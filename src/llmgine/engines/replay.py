@@ -125,19 +125,39 @@ def _scrub(value: Any) -> Any:
 SET_UP = frozenset({"ToolRegisterEvent"})
 
 
+#: Streamed text comes in pieces that need not be cut the same way twice.
+DELTAS = frozenset({"EngineTextDeltaEvent", "EngineThinkingDeltaEvent"})
+
+
 def normalised_tree(node: Node, depth: int = 0) -> list[str]:
-    """A tree as lines with what varies between runs left out (children in a stable order)."""
+    """A tree as lines with what varies between runs left out (children in a stable order).
+
+    Consecutive text (or thinking) deltas of one parent count as one: a stream
+    cut into other pieces says the same thing.
+    """
     data = {k: v for k, v in node.entry.data.items() if k not in ("event_type", "message_type")}
     line = "  " * depth + f"{node.entry.type} {json.dumps(_scrub(data), sort_keys=True)}"
     children = sorted(
-        (
-            normalised_tree(child, depth + 1)
-            for child in node.children
-            if child.entry.type not in SET_UP
-        ),
+        (normalised_tree(child, depth + 1) for child in _joined_deltas(node.children)),
         key=str,
     )
     return [line] + [text for child in children for text in child]
+
+
+def _joined_deltas(children: list[Node]) -> list[Node]:
+    joined: list[Node] = []
+    for child in children:
+        kind = child.entry.type
+        if kind in SET_UP:
+            continue
+        last = joined[-1] if joined else None
+        if kind in DELTAS and last is not None and last.entry.type == kind and not child.children:
+            data = dict(last.entry.data)
+            data["text"] = str(data.get("text") or "") + str(child.entry.get("text") or "")
+            joined[-1] = Node(Entry(data, last.entry.file, last.entry.line))
+        else:
+            joined.append(child)
+    return joined
 
 
 def _runs(journal: Journal) -> list[Entry]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections import defaultdict, deque
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,8 +25,12 @@ from llmgine.models.request import LLMRequest, request_hash
 from llmgine.models.response import (
     LLMResponse,
     RedactedThinkingPart,
+    StreamChunk,
+    TextDelta,
     ThinkingBlock,
+    ThinkingDelta,
     ThinkingPart,
+    ToolCallDelta,
     Usage,
 )
 from llmgine.models.retry import RetryPolicy
@@ -40,6 +44,11 @@ T = TypeVar("T")
 #: No waiting between replayed attempts; as many as a recording may hold.
 _REPLAY_RETRY = RetryPolicy(max_attempts=20, initial_delay=0.0, max_delay=0.0, jitter=0.0)
 _DIFF_LINES = 40
+#: The engine events a streamed answer's deltas were logged as (children of the call).
+_DELTA_EVENTS: dict[str, type[TextDelta] | type[ThinkingDelta]] = {
+    "EngineTextDeltaEvent": TextDelta,
+    "EngineThinkingDeltaEvent": ThinkingDelta,
+}
 
 
 class ReplayMismatchError(ProviderError):
@@ -53,7 +62,9 @@ class UnplayedRecordingsError(errors.LLMgineError, AssertionError):
 class _Recorded:
     """One recorded call: its request, and the attempts still to be played."""
 
-    def __init__(self, call: Entry, attempts: list[Entry | None], journal: Journal) -> None:
+    def __init__(
+        self, call: Entry, attempts: list[tuple[Entry, Entry | None]], journal: Journal
+    ) -> None:
         self.call = call
         self.attempts = deque(attempts)
         self.journal = journal
@@ -97,8 +108,7 @@ class ReplayModel(Model):
         for call in journal.calls():
             if (call.get("provider"), call.get("model")) != (provider, name):
                 continue
-            attempts = [response for _, response in journal.attempts(str(call.get("call_id")))]
-            recorded = _Recorded(call, attempts, journal)
+            recorded = _Recorded(call, journal.attempts(str(call.get("call_id"))), journal)
             self._recorded.append(recorded)
             self._pending[str(call.get("request_hash") or "")].append(recorded)
 
@@ -176,7 +186,37 @@ class ReplayModel(Model):
         if recorded is None:
             assert self.fallback is not None
             return await self.fallback.request(request)
-        return self._play(recorded)
+        return self._play(recorded)[1]
+
+    async def request_stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
+        """The recorded answer as it was streamed: the recorded deltas, then the response.
+
+        A recording made without streaming (or without its delta events) is
+        streamed as one delta per part.
+        """
+        key = request_hash(self.model_string, request)
+        recorded = self._take(key, request)
+        if recorded is None:
+            assert self.fallback is not None
+            async for chunk in self.fallback.request_stream(request):
+                yield chunk
+            return
+        attempt, response = self._play(recorded)
+        deltas: list[StreamChunk] = [
+            _DELTA_EVENTS[child.type](str(child.get("text")))
+            for child in self.journal.children_of(attempt)
+            if child.type in _DELTA_EVENTS and child.get("text")
+        ]
+        if not deltas:  # one delta per part, as a model that does not stream
+            if response.thinking:
+                deltas.append(ThinkingDelta(response.thinking))
+            if response.content:
+                deltas.append(TextDelta(response.content))
+        for chunk in deltas:
+            yield chunk
+        for index, call in enumerate(response.tool_calls):
+            yield ToolCallDelta(index, id=call.id, name=call.name, arguments=call.arguments)
+        yield response
 
     async def request_structured(
         self, request: LLMRequest, response_model: type[T], max_retries: int
@@ -190,7 +230,7 @@ class ReplayModel(Model):
         if recorded is None:
             assert self.fallback is not None
             return await self.fallback.request_structured(request, response_model, max_retries)
-        response = self._play(recorded)
+        response = self._play(recorded)[1]
         if response.content:
             return adapter.validate_json(response.content), response
         arguments = response.tool_calls[0].arguments if response.tool_calls else "null"
@@ -211,9 +251,10 @@ class ReplayModel(Model):
             return None
         raise ReplayMismatchError(self._mismatch(request), provider=self.provider, model=self.name)
 
-    def _play(self, recorded: _Recorded) -> LLMResponse:
-        response = recorded.attempts.popleft() if recorded.attempts else None
-        if response is None:
+    def _play(self, recorded: _Recorded) -> tuple[Entry, LLMResponse]:
+        """The next recorded attempt: its call event and its answer (or its error, raised)."""
+        attempt, response = recorded.attempts.popleft() if recorded.attempts else (None, None)
+        if attempt is None or response is None:
             raise ReplayMismatchError(
                 f"the log has the request (call {recorded.call.get('call_id')}) but no answer "
                 "to it: the recording was cut short or an answer was removed",
@@ -222,7 +263,7 @@ class ReplayModel(Model):
             )
         if response.get("error"):
             raise _recorded_error(response, self.provider, self.name)
-        return LLMResponse(
+        return attempt, LLMResponse(
             content=response.get("content"),
             tool_calls=[_tool_call(call) for call in response.get("tool_calls") or []],
             finish_reason=response.get("finish_reason"),

@@ -102,6 +102,7 @@ class Journal:
         self._messages: dict[str, list[dict[str, Any]]] = {}
         self._calls: dict[str, list[Entry]] = defaultdict(list)
         self._responses: dict[str, list[Entry]] = defaultdict(list)
+        self._children: dict[str, list[Entry]] | None = None
         for entry in entries:
             if entry.type == "LLMCallEvent":
                 self._calls[str(entry.get("call_id"))].append(entry)
@@ -163,6 +164,16 @@ class Journal:
             node.children.sort(key=lambda child: child.entry.timestamp)
         roots.sort(key=lambda root: root.entry.timestamp)
         return roots
+
+    def children_of(self, entry: Entry) -> list[Entry]:
+        """The entries whose parent is ``entry``, in the order they were written."""
+        if self._children is None:
+            self._children = defaultdict(list)
+            for child in self.entries:
+                parent = _parent_of(child)
+                if parent:
+                    self._children[parent].append(child)
+        return list(self._children.get(entry.id, []))
 
     def select(
         self,
@@ -276,7 +287,7 @@ class RunSummary:
     models: list[str] = field(default_factory=list)
     turns: int = 0
     tokens: int = 0
-    cost_usd: float = 0.0
+    cost_usd: float | None = None  # None: no call of the run was priced
     problems: int = 0
 
 
@@ -306,7 +317,8 @@ def summarize(run: str, files: list[Path]) -> RunSummary:
         elif entry.type == "LLMResponseEvent":
             usage = entry.get("usage") or {}
             summary.tokens += int(usage.get("total_tokens") or 0)
-            summary.cost_usd += float(entry.get("cost_usd") or 0.0)
+            if entry.get("cost_usd") is not None:
+                summary.cost_usd = (summary.cost_usd or 0.0) + float(entry.get("cost_usd"))
     if not summary.models:
         calls = [e for e in journal.entries if e.type == "LLMCallEvent"]
         summary.models = sorted({f"{e.get('provider')}:{e.get('model')}" for e in calls})

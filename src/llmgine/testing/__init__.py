@@ -6,18 +6,25 @@ re-exported here, where tests look for them.
 
 from llmgine.models.function import CallInfo, FunctionModel
 from llmgine.models.instrumented import InstrumentedModel, instrument
+from llmgine.models.replay import ReplayMismatchError, ReplayModel, UnplayedRecordingsError
 from llmgine.models.scripted import ScriptedModel, ScriptExhaustedError, UnusedRepliesError
 from llmgine.models.test import TestModel
+from llmgine.testing.cassette import Cassette, CassetteMissingError
 from llmgine.testing.fakes import FakeMessageBus
 
 __all__ = [
     "CallInfo",
+    "Cassette",
+    "CassetteMissingError",
     "FakeMessageBus",
     "FunctionModel",
     "InstrumentedModel",
+    "ReplayMismatchError",
+    "ReplayModel",
     "ScriptExhaustedError",
     "ScriptedModel",
     "TestModel",
+    "UnplayedRecordingsError",
     "UnusedRepliesError",
     "instrument",
 ]

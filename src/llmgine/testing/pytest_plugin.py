@@ -4,6 +4,9 @@
   data directory in the test's ``tmp_path``; reset again afterwards.
 * ``fresh_bus`` - the same, reset but not started.
 * ``fake_bus`` - a new :class:`~llmgine.testing.FakeMessageBus`.
+* ``llmgine_cassette`` - the test's :class:`~llmgine.testing.Cassette`: a run
+  log at ``<test dir>/cassettes/<module>/<test>.jsonl`` that answers the
+  test's model calls offline; ``LLMGINE_RECORD=1`` records it with real calls.
 
 ``bus`` and ``fresh_bus`` need pytest-asyncio (the ``testing`` extra). With it
 installed, ``async def`` tests run without any configuration: the plugin marks
@@ -29,6 +32,7 @@ import pytest
 
 from llmgine.bus.bus import MessageBus
 from llmgine.providers import guard
+from llmgine.testing.cassette import Cassette, cassette_path, recording_requested
 from llmgine.testing.fakes import FakeMessageBus
 
 try:
@@ -81,6 +85,38 @@ def _llmgine_model_request_guard(request: pytest.FixtureRequest) -> Iterator[Non
 def fake_bus() -> FakeMessageBus:
     """A new recording fake bus."""
     return FakeMessageBus()
+
+
+@pytest.fixture
+def llmgine_cassette(request: pytest.FixtureRequest) -> Iterator[Cassette]:
+    """This test's cassette: replayed from its file, or recorded with ``LLMGINE_RECORD=1``.
+
+    Use ``llmgine_cassette.model("openai:gpt-4.1-mini")`` as the test's model.
+    Replaying, a model call the cassette does not hold fails the test with a
+    diff, and so does a recorded call the test no longer makes.
+    """
+    cassette = Cassette(
+        cassette_path(Path(str(request.node.path)), request.node.name),
+        record=recording_requested(),
+    )
+    try:
+        yield cassette
+    finally:
+        report = request.node.stash.get(_CALL_REPORT, None)
+        # A test that failed already says why; unplayed calls would only add noise.
+        cassette.finish(check_complete=report is not None and report.passed)
+
+
+_CALL_REPORT = pytest.StashKey[pytest.TestReport]()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Keep each test's call report (the cassette checks completeness only after a pass)."""
+    report = yield
+    if report.when == "call":
+        item.stash[_CALL_REPORT] = report
+    return report
 
 
 if pytest_asyncio is not None:
