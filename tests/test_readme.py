@@ -7,6 +7,7 @@ runs (one-shot commands, piped text included) or is a Makefile target or the
 documented install line, which is checked without touching the network.
 """
 
+import json
 import os
 import re
 import shlex
@@ -16,6 +17,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
+
+from fake_server import FakeProviderServer, json_reply
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -88,7 +91,7 @@ def test_python_blocks_run_as_scripts(block: str, tmp_path: Path, new_logs: obje
 
 
 def test_the_testing_block_runs_in_a_project_of_its_own(tmp_path: Path) -> None:
-    (block,) = [b for b in blocks("python") if "def test_" in b]
+    (block,) = [b for b in blocks("python") if "def test_" in b and "cassette" not in b]
     project = tmp_path / "my-project"
     (project / "tests").mkdir(parents=True)
     (project / "tests" / "test_greet.py").write_text(block)
@@ -116,6 +119,54 @@ def test_the_testing_block_runs_in_a_project_of_its_own(tmp_path: Path) -> None:
     )
     assert configured.returncode == 0, configured.stdout + configured.stderr
     assert "warning" not in configured.stdout.lower()
+
+
+def test_the_cassette_block_records_once_then_replays_offline(tmp_path: Path) -> None:
+    (block,) = [b for b in blocks("python") if "llmgine_cassette" in b]
+    project = tmp_path / "my-project"
+    (project / "tests").mkdir(parents=True)
+    (project / "tests" / "test_hello.py").write_text(block)
+    recorded = json.loads((ROOT / "tests/models/wire/openai_chat_text.json").read_text())
+    key = "sk-proj-" + "Xy12" * 12
+    pytest_command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    with FakeProviderServer() as server:  # the "real" API, answering as it once did
+        server.add(json_reply(recorded["response"]))
+        recording = subprocess.run(
+            [*pytest_command, "tests/test_hello.py"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=project,
+            env={
+                **offline_env(tmp_path),
+                "LLMGINE_RECORD": "1",
+                "OPENAI_API_KEY": key,
+                "OPENAI_BASE_URL": f"{server.url}/v1",
+            },
+        )
+        assert recording.returncode == 0, recording.stdout + recording.stderr
+        assert server.received[0].headers["authorization"] == f"Bearer {key}"
+    cassette = project / "tests/cassettes/test_hello/test_hello_from_a_cassette.jsonl"
+    assert key not in cassette.read_text()
+    replaying = subprocess.run(
+        pytest_command,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=project,
+        env=offline_env(tmp_path),
+    )
+    assert replaying.returncode == 0, replaying.stdout + replaying.stderr
+    assert re.search(r"\b1 passed\b", replaying.stdout), replaying.stdout
+    shown = subprocess.run(
+        [str(BIN / "llmgine"), "logs", "show", str(cassette.relative_to(project))],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=project,
+        env=offline_env(tmp_path),
+    )
+    assert shown.returncode == 0 and "model openai:gpt-4o" in shown.stdout, shown.stderr
 
 
 def test_toml_blocks_parse() -> None:
@@ -160,21 +211,34 @@ def test_the_readme_never_installs_llmgine_from_the_package_index() -> None:
 RUNNABLE = [cmd for cmd in commands() if cmd.startswith((".venv/bin/", "echo "))]
 
 
-@pytest.mark.parametrize("command", RUNNABLE)
-def test_shell_commands_run_as_written(command: str, tmp_path: Path, new_logs: object) -> None:
-    assert ".venv/bin/" in command
-    proc = subprocess.run(
-        ["bash", "-c", command.replace(".venv/bin/", f"{BIN}/")],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-        env=offline_env(tmp_path),
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip(), "each command shows something"
-    assert "Traceback" not in proc.stderr
+def runnable_blocks() -> list[list[str]]:
+    """The runnable commands of each bash block: a block runs in order (later lines
+    may read what earlier ones wrote, as a user typing them would)."""
+    chosen = []
+    for block in blocks("bash"):
+        lines = [line.split("  #")[0].strip() for line in block.splitlines()]
+        runnable = [line for line in lines if line in RUNNABLE]
+        if runnable:
+            chosen.append(runnable)
+    return chosen
+
+
+@pytest.mark.parametrize("block", runnable_blocks(), ids=lambda block: block[0][:50])
+def test_shell_commands_run_as_written(block: list[str], tmp_path: Path, new_logs: object) -> None:
+    for command in block:
+        assert ".venv/bin/" in command
+        proc = subprocess.run(
+            ["bash", "-c", command.replace(".venv/bin/", f"{BIN}/")],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+            env=offline_env(tmp_path),
+        )
+        assert proc.returncode == 0, f"{command}: {proc.stderr}"
+        assert proc.stdout.strip(), f"{command}: each command shows something"
+        assert "Traceback" not in proc.stderr, command
 
 
 def test_every_shell_command_is_checked() -> None:

@@ -2,12 +2,13 @@
 
 The inner test suites run in their own pytest processes (pytester), talking
 with the real OpenAI SDK to the fake provider server, which answers with a
-response recorded from the real API.
+response recorded from the real API (``wire/openai_chat_text.json``).
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -15,30 +16,10 @@ from fake_server import FakeProviderServer, json_reply
 
 pytest_plugins = ["pytester"]
 
-#: A Chat Completions response recorded from the real API (pydantic-ai's
-#: tests/models/cassettes/test_openai/test_openai_simple.yaml, trimmed of headers).
-RECORDED = {
-    "id": "chatcmpl-BJjf61mLb9z5H45ClJzbx0UWKwjo1",
-    "object": "chat.completion",
-    "created": 1744043244,
-    "model": "gpt-4o-2024-08-06",
-    "choices": [
-        {
-            "index": 0,
-            "message": {
-                "role": "assistant",
-                "content": "The capital of France is Paris.",
-                "refusal": None,
-                "annotations": [],
-            },
-            "logprobs": None,
-            "finish_reason": "stop",
-        }
-    ],
-    "usage": {"prompt_tokens": 14, "completion_tokens": 8, "total_tokens": 22},
-    "service_tier": "default",
-    "system_fingerprint": "fp_f5bdcc3276",
-}
+#: A Chat Completions response recorded from the real API (see its "source").
+RECORDED = json.loads(
+    (Path(__file__).parents[1] / "models" / "wire" / "openai_chat_text.json").read_text()
+)
 
 INNER_TEST = """
 import os
@@ -51,8 +32,8 @@ async def test_capital(llmgine_cassette):
         "openai-compatible:gpt-4o@" + os.environ["FAKE_URL"] + "/v1"
     )
     engine = ToolChatEngine(model=model, stream=False)
-    answer = await engine.answer(os.environ.get("QUESTION", "What is the capital of France?"))
-    assert answer == "The capital of France is Paris."
+    answer = await engine.answer(os.environ.get("QUESTION", "Hello! How are you doing?"))
+    assert answer.startswith("Hello! I'm just a computer program")
 """
 
 
@@ -73,7 +54,7 @@ def test_record_once_then_replay_without_the_server(
         missing.stdout.fnmatch_lines(["*no cassette*record it once with LLMGINE_RECORD=1*"])
         assert server.received == [] and not cassette.exists()
 
-        server.add(json_reply(RECORDED))
+        server.add(json_reply(RECORDED["response"]))
         monkeypatch.setenv("LLMGINE_RECORD", "1")
         run_inner(pytester).assert_outcomes(passed=1)
         assert len(server.received) == 1

@@ -293,7 +293,8 @@ def _command_label(node: Node, entry: Entry) -> Text:
 
 
 def _call_label(node: Node, entry: Entry) -> Text:
-    model = f"{entry.get('provider')}:{entry.get('model')}"
+    provider, name = str(entry.get("provider") or ""), str(entry.get("model") or "")
+    model = provider if name in ("", provider) else f"{provider}:{name}"  # as the run names it
     label = Text.assemble(("model ", "bold blue"), (model, "blue"))
     if int(entry.get("attempt") or 1) > 1:
         label.append(f" · attempt {entry.get('attempt')}")

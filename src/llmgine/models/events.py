@@ -24,7 +24,7 @@ class LLMCallEvent(Event, kw_only=True):
     every call: ``messages`` are the ones this call adds to an earlier call's
     (``prefix_call_id``, whose first ``prefix_messages`` messages come first),
     so a log grows with the conversation, not with its square. Readers put
-    the request back together (:func:`llmgine.observability.journal.request_messages`).
+    the request back together (:meth:`llmgine.observability.journal.Journal.request_messages`).
 
     Attributes:
         call_id: Id shared by the attempts of one call and their responses.
