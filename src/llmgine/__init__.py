@@ -54,6 +54,7 @@ from llmgine.observability import (
     ConsoleEventHandler,
     FileEventHandler,
     ObservabilityEventHandler,
+    OpenTelemetryEventHandler,
 )
 from llmgine.tools import (
     ToolApprovalCommand,
@@ -110,6 +111,7 @@ __all__ = [
     # observability
     "ConsoleEventHandler",
     "FileEventHandler",
+    "OpenTelemetryEventHandler",
     "ObservabilityEventHandler",
     # errors
     "BusError",

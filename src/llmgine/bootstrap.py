@@ -24,6 +24,7 @@ from llmgine.observability.base import ObservabilityEventHandler
 from llmgine.observability.console import ConsoleEventHandler
 from llmgine.observability.events import LogLevel
 from llmgine.observability.file import FileEventHandler
+from llmgine.observability.otel import OpenTelemetryEventHandler
 
 __all__ = ["ApplicationBootstrap", "ApplicationConfig", "setup_basic_logging"]
 
@@ -59,6 +60,12 @@ class ApplicationConfig:
         file_handler_log_filename: Its name (default: timestamped).
         data_dir: Where the bus saves undelivered events on stop (default
             ``$LLMGINE_DATA_DIR`` or ``./logs``).
+        enable_otel_handler: Turn every run into OpenTelemetry spans (the
+            ``otel`` extra: ``pip install 'llmgine[otel]'``).
+        otel_tracer_provider: Where the spans go (an SDK ``TracerProvider``
+            with your exporter); None: OpenTelemetry's global provider.
+        otel_capture_content: Record prompts, answers and tool arguments and
+            results in the spans (secrets masked); off by default.
     """
 
     name: str = "application"
@@ -69,6 +76,9 @@ class ApplicationConfig:
     file_handler_log_dir: str = "logs"
     file_handler_log_filename: str | None = None
     data_dir: str | Path | None = None
+    enable_otel_handler: bool = False
+    otel_tracer_provider: Any = None
+    otel_capture_content: bool = False
 
 
 _ConfigT = TypeVar("_ConfigT", bound=ApplicationConfig)
@@ -90,7 +100,12 @@ class ApplicationBootstrap(Generic[_ConfigT]):
         self.observability_handlers: list[ObservabilityEventHandler] = []
 
     async def bootstrap(self) -> None:
-        """Start the bus, register observability handlers, then the application's handlers."""
+        """Start the bus, register observability handlers, then the application's handlers.
+
+        Raises:
+            ConfigurationError: ``enable_otel_handler`` is set and OpenTelemetry
+                is not installed.
+        """
         if self.config.data_dir is not None:
             self.message_bus.data_dir = Path(self.config.data_dir)
         if self.config.enable_console_handler:
@@ -100,6 +115,13 @@ class ApplicationBootstrap(Generic[_ConfigT]):
                 FileEventHandler(
                     log_dir=self.config.file_handler_log_dir,
                     filename=self.config.file_handler_log_filename,
+                )
+            )
+        if self.config.enable_otel_handler:
+            self.observability_handlers.append(
+                OpenTelemetryEventHandler(
+                    self.config.otel_tracer_provider,
+                    capture_content=self.config.otel_capture_content,
                 )
             )
         for handler in self.observability_handlers:

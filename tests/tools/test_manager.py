@@ -285,6 +285,16 @@ async def test_execution_events(manager: ToolManager, bus: MessageBus) -> None:
     assert good.result == "Rome: sunny for 1 day(s)" and good.duration_s >= 0
     assert not bad.success and bad.is_error and bad.arguments == "{oops"
     assert "not valid JSON" in bad.result
+    assert good.error_type is None and bad.error_type == "invalid_arguments"
+
+
+async def test_each_failure_names_its_error_type(manager: ToolManager, bus: MessageBus) -> None:
+    events: list[ToolExecuteResultEvent] = []
+    bus.register_event_handler(ToolExecuteResultEvent, events.append, session_id="session-1")
+    await manager.execute_tool_call(call("explode", '{"reason": "testing"}', "a"))
+    await manager.execute_tool_call(call("no_such_tool", "{}", "b"))
+    await manager.execute_tool_call(call("add_numbers", '{"a": "x", "b": 1}', "c"))
+    assert [e.error_type for e in events] == ["RuntimeError", "unknown_tool", "invalid_arguments"]
 
 
 async def test_no_events_are_built_without_a_sink_or_a_listener(bus: MessageBus) -> None:

@@ -103,6 +103,7 @@ def recorded_tools(journal: Journal) -> Callable[[ToolCall], RecordedResult | No
                     arguments=entry.get("arguments"),
                     content=str(entry.get("result") or ""),
                     is_error=bool(entry.get("is_error")),
+                    error_type=entry.get("error_type"),
                 )
             )
 

@@ -96,7 +96,7 @@ class SinglePassEngine(Engine):
                 success=False,
                 error=str(exc),
                 session_id=command.session_id,
-                metadata=self.usage.metadata(),
+                metadata={**self.usage.metadata(), "error_type": type(exc).__name__},
             )
         await self.finish()
         return CommandResult(

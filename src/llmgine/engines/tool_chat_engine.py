@@ -170,11 +170,11 @@ class ToolChatEngine(Engine):
         except LLMgineError as exc:
             self.context.rollback(checkpoint)
             await self.finish()
-            return self._failed(command, str(exc))
+            return self._failed(command, str(exc), type(exc).__name__)
         except Exception as exc:  # a bug somewhere below: one line, not a traceback
             self.context.rollback(checkpoint)
             await self.finish()
-            return self._failed(command, f"{type(exc).__name__}: {exc}")
+            return self._failed(command, f"{type(exc).__name__}: {exc}", type(exc).__name__)
 
     async def _turn(self, command: EngineCommand) -> CommandResult:
         for _ in range(self.max_iterations):
@@ -205,14 +205,19 @@ class ToolChatEngine(Engine):
             command,
             f"stopped after max_iterations={self.max_iterations} model calls without a final "
             "answer (the model kept calling tools); raise max_iterations or check the tools",
+            "max_iterations",
         )
 
-    def _failed(self, command: EngineCommand, error: str) -> CommandResult:
+    def _failed(self, command: EngineCommand, error: str, error_type: str) -> CommandResult:
         return CommandResult(
             success=False,
             error=error,
             session_id=command.session_id,
-            metadata={**self.usage.metadata(), "model": self.model.model_string},
+            metadata={
+                **self.usage.metadata(),
+                "model": self.model.model_string,
+                "error_type": error_type,
+            },
         )
 
 

@@ -1,9 +1,10 @@
-"""Observability: handlers that see every event, JSONL and console logs, redaction."""
+"""Observability: handlers that see every event, JSONL and console logs, traces, redaction."""
 
 from llmgine.observability.base import ObservabilityEventHandler
 from llmgine.observability.console import ConsoleEventHandler
 from llmgine.observability.events import LogLevel
 from llmgine.observability.file import FileEventHandler
+from llmgine.observability.otel import OpenTelemetryEventHandler
 from llmgine.observability.redaction import Redactor, default_redactor, is_secret_key
 
 __all__ = [
@@ -11,6 +12,7 @@ __all__ = [
     "FileEventHandler",
     "LogLevel",
     "ObservabilityEventHandler",
+    "OpenTelemetryEventHandler",
     "Redactor",
     "default_redactor",
     "is_secret_key",

@@ -62,6 +62,10 @@ class ToolExecuteResultEvent(ToolManagerEvent, kw_only=True):
         result: The text given back to the model (the error, when ``is_error``).
         is_error: True when the call did not run or failed.
         duration_s: Seconds it took.
+        error_type: Why it failed, in a word fit for grouping: the exception's
+            class when the tool raised (``"ValueError"``), else ``"unknown_tool"``,
+            ``"invalid_arguments"``, ``"declined"``, ``"timeout"`` or
+            ``"not_recorded"`` (a replay without this call); None on success.
     """
 
     tool_name: str = ""
@@ -70,6 +74,7 @@ class ToolExecuteResultEvent(ToolManagerEvent, kw_only=True):
     result: str = ""
     is_error: bool = False
     duration_s: float = 0.0
+    error_type: str | None = None
 
     @property
     def success(self) -> bool:

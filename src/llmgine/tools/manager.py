@@ -265,10 +265,15 @@ class ToolManager:
                     started,
                     _json_or_text(tool_call.arguments),
                     error=f"Error: the log has no result of {tool_call.name} with these arguments.",
+                    error_type="not_recorded",
                 )
             if recorded.is_error:
                 return await self._finish(
-                    tool_call, started, recorded.arguments, error=recorded.content
+                    tool_call,
+                    started,
+                    recorded.arguments,
+                    error=recorded.content,
+                    error_type=recorded.error_type or "_OTHER",
                 )
             return await self._finish(
                 tool_call, started, recorded.arguments, value=recorded.content
@@ -283,15 +288,20 @@ class ToolManager:
                 arguments,
                 error=f"Error: there is no tool named {tool_call.name!r}. "
                 f"Available tools: {available}.",
+                error_type="unknown_tool",
             )
         try:
             arguments = parse_arguments(tool, tool_call)
         except ArgumentsError as exc:
-            return await self._finish(tool_call, started, arguments, error=str(exc))
+            return await self._finish(
+                tool_call, started, arguments, error=str(exc), error_type="invalid_arguments"
+            )
         if tool.options.requires_approval:
             refusal = await self._ask_approval(tool, tool_call, arguments)
             if refusal is not None:
-                return await self._finish(tool_call, started, arguments, error=refusal)
+                return await self._finish(
+                    tool_call, started, arguments, error=refusal, error_type="declined"
+                )
         timeout = tool.options.timeout if tool.options.timeout is not None else self.default_timeout
         try:
             async with self._limit_for(tool):
@@ -302,6 +312,7 @@ class ToolManager:
                 started,
                 arguments,
                 error=f"Error: {tool.name} did not finish within {timeout:g} seconds.",
+                error_type="timeout",
             )
         except Exception as exc:
             text = self.redactor.redact_text(str(exc))
@@ -312,6 +323,7 @@ class ToolManager:
                 started,
                 arguments,
                 error=f"Error: {tool.name} failed with {type(exc).__name__}{detail}",
+                error_type=type(exc).__name__,
             )
         return await self._finish(tool_call, started, arguments, value=value)
 
@@ -357,6 +369,7 @@ class ToolManager:
         *,
         value: Any = None,
         error: str | None = None,
+        error_type: str | None = None,
     ) -> ToolResult:
         duration = time.monotonic() - started
         if error is not None:
@@ -383,6 +396,7 @@ class ToolManager:
                     result=content,
                     is_error=result.is_error,
                     duration_s=duration,
+                    error_type=error_type if error is not None else None,
                 )
             )
         return result

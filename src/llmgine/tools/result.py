@@ -65,8 +65,10 @@ class RecordedResult:
         arguments: The arguments as the tool received them.
         content: The text the model read.
         is_error: Whether it was an error result.
+        error_type: The recorded error's type, if the log has it.
     """
 
     arguments: Any
     content: str
     is_error: bool
+    error_type: str | None = None
