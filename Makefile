@@ -37,8 +37,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check $(SOURCES)
-	$(BIN)/ruff format --check $(SOURCES)
+	$(BIN)/ruff check --no-cache $(SOURCES)  # as on a fresh clone: a cache can hide what moved
+	$(BIN)/ruff format --no-cache --check $(SOURCES)
 	$(BIN)/mypy
 
 format: $(STAMP)
