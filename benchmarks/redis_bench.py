@@ -107,9 +107,7 @@ async def bare_worker(url: str) -> None:
 
 
 def spawn(*args: str) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True
-    )
+    proc = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     if proc.stdout.readline().strip() != "ready":
         sys.exit(f"worker {args} did not start")
@@ -154,7 +152,7 @@ async def fan_out(bus: MessageBus, url: str, ns: str, nodes: list[str], n: int) 
         bus.publish_nowait(BenchEvent(value=i))
     await bus.wait_for_events()
     while not all([await r.exists(f"{ns}:bench:done:{node}") for node in nodes]):
-        await asyncio.sleep(0.005)  # polling the nodes' reports, with the clock running
+        await asyncio.sleep(0.005)  # noqa: ASYNC110 - polling the other processes
     elapsed = time.perf_counter() - start
     await r.aclose()
     return n / elapsed
@@ -186,10 +184,14 @@ async def client(url: str, n: int, events: int, rounds: int) -> None:
     print(f"{'case':52} {'ops/s':>9} {'ratio':>7}  target")
     print(f"{'bare redis-py XADD/XREADGROUP/XACK/reply round trip':52} {bare:9,.0f} {1:6.2f}x")
     mark = "ok" if ratio >= 0.7 else "MISSED"
-    print(f"{'LLMgine command round trip (client->worker->client)':52} {llm:9,.0f} {ratio:6.2f}x"
-          f"  >= 0.7x {mark}")
-    print(f"{'event fan-out to 3 nodes (each gets every event)':52} {fan:9,.0f} {'':>7}"
-          f"  {events} events, {3 * fan:,.0f} deliveries/s")
+    print(
+        f"{'LLMgine command round trip (client->worker->client)':52} {llm:9,.0f} {ratio:6.2f}x"
+        f"  >= 0.7x {mark}"
+    )
+    print(
+        f"{'event fan-out to 3 nodes (each gets every event)':52} {fan:9,.0f} {'':>7}"
+        f"  {events} events, {3 * fan:,.0f} deliveries/s"
+    )
 
 
 def main() -> None:
