@@ -169,10 +169,9 @@ class CommandCaller:
             wait = _CHECK_EVERY
             if deadline is not None:
                 wait = max(0.0, min(wait, deadline - time.monotonic()))
-            try:
-                return await asyncio.wait_for(asyncio.shield(future), timeout=wait)
-            except TimeoutError:
-                pass
+            await asyncio.wait((future,), timeout=wait)  # no shield task: this is per command
+            if future.done():
+                return future.result()
             if t.closing:
                 return failed_result(
                     command.command_id, command.session_id, f"{name}: the transport was detached"
