@@ -22,6 +22,7 @@ LAYERS: list[set[str]] = [
     {"llmgine.messages"},
     {"llmgine.observability"},
     {"llmgine.bus"},
+    {"llmgine.distributed"},  # the bus across processes: above the bus, which never imports it
     {"llmgine.providers"},
     {"llmgine.tools"},
     {"llmgine.models"},
@@ -171,6 +172,12 @@ def test_no_package_cycles() -> None:
 
 def _packages() -> set[str]:
     return {module_name(path) for path in PACKAGE.rglob("__init__.py")}
+
+
+def test_the_bus_never_imports_the_distributed_transport() -> None:
+    for name, targets in GRAPH.items():
+        if unit(name) == "llmgine.bus":
+            assert not any(unit(t) == "llmgine.distributed" for t in targets), name
 
 
 @pytest.mark.parametrize("module", ["llmgine.models", "llmgine.tools", "llmgine.context"])

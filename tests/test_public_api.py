@@ -23,6 +23,7 @@ PUBLIC_MODULES = [
     "llmgine.context",
     "llmgine.engines",
     "llmgine.cli",
+    "llmgine.distributed",
 ]
 
 
@@ -175,7 +176,7 @@ def test_the_seed_paths_warn_where_they_are_imported(tmp_path) -> None:  # type:
 
 
 def test_importing_llmgine_stays_light() -> None:
-    heavy = ["pydantic", "openai", "anthropic", "instructor", "dotenv"]
+    heavy = ["pydantic", "openai", "anthropic", "instructor", "dotenv", "redis"]
     code = f"import sys, llmgine; print([m for m in {heavy!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

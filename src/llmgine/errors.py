@@ -17,7 +17,8 @@ type has long been part of the contract (``ValueError`` for a duplicate handler,
     ├── BusError                    misuse of the message bus
     │   ├── HandlerRegistrationError    a second command handler for one type and session
     │   ├── NoCommandHandlerError       no handler for a command's type
-    │   └── SessionClosedError          registering on, or executing in, an ended session
+    │   ├── SessionClosedError          registering on, or executing in, an ended session
+    │   └── TransportError              the bus cannot reach other processes (Redis down)
     └── ProviderError               a model provider's call failed (provider, model, status)
         ├── ProviderAuthError           401/403: the key is wrong or lacks access
         ├── ProviderBadRequestError     400/404/422: the request or model name is wrong
@@ -56,6 +57,7 @@ __all__ = [
     "SessionClosedError",
     "StructuredOutputError",
     "ToolDefinitionError",
+    "TransportError",
     "UnknownModelError",
 ]
 
@@ -86,6 +88,10 @@ class NoCommandHandlerError(BusError, LookupError):
 
 class SessionClosedError(BusError, RuntimeError):
     """The session has ended: it no longer accepts handlers or commands."""
+
+
+class TransportError(BusError):
+    """The bus cannot reach other processes (Redis unreachable when attaching a transport)."""
 
 
 class MissingAPIKeyError(ConfigurationError):

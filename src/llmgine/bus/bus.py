@@ -9,6 +9,9 @@ turn, and keeps the events of one task in publish order. If events queued
 with ``await_processing=False`` are still waiting (or being delivered), an
 awaited publish waits behind them, so order holds across both ways of publishing.
 
+``attach(transport)`` bridges the bus to other processes (see
+:mod:`llmgine.bus.transport`); with nothing attached none of it runs.
+
 ``start()`` adds what needs a running loop: a consumer task for queued events
 and one timer (``loop.call_at``) for the earliest scheduled event. Nothing
 wakes up while the bus is idle. ``stop()`` saves what has not been delivered
@@ -31,7 +34,8 @@ from llmgine.bus.persistence import default_data_dir, load_pending, save_pending
 from llmgine.bus.registry import Handler, HandlerRegistry, handler_name, is_async_callable
 from llmgine.bus.scheduler import Scheduler
 from llmgine.bus.session import BusSession
-from llmgine.errors import ConfigurationError, NoCommandHandlerError
+from llmgine.bus.transport import Transport
+from llmgine.errors import BusError, ConfigurationError, NoCommandHandlerError
 from llmgine.messages.base import ROOT
 from llmgine.messages.commands import Command, CommandResult
 from llmgine.messages.events import (
@@ -104,6 +108,7 @@ class MessageBus:
         self.event_handler_errors: list[Exception] = []
         self.data_dir: Path | None = None
         self.stop_timeout = 5.0
+        self._transport: Transport | None = None
 
     # -- state --------------------------------------------------------------
 
@@ -173,6 +178,8 @@ class MessageBus:
                 later ``stop()`` tries to save them again.
         """
         self._ensure_loop()
+        if self._transport is not None:
+            await self.detach()
         self._stopping = True
         self._scheduler.disarm()
         consumer, self._consumer = self._consumer, None
@@ -267,6 +274,8 @@ class MessageBus:
             HandlerRegistrationError: the type already has a handler in that session.
         """
         self._registry.add_command(command_type, handler, session_id)
+        if self._transport is not None:
+            self._transport.handlers_changed()
 
     def register_event_handler(
         self,
@@ -284,7 +293,10 @@ class MessageBus:
         self, command_type: type[Command], session_id: str = ROOT
     ) -> bool:
         """Remove a command handler; return whether one was registered."""
-        return self._registry.remove_command(command_type, session_id)
+        removed = self._registry.remove_command(command_type, session_id)
+        if removed and self._transport is not None:
+            self._transport.handlers_changed()
+        return removed
 
     def unregister_event_handler(
         self,
@@ -301,7 +313,11 @@ class MessageBus:
 
     def unregister_session_handlers(self, session_id: str) -> int:
         """Remove every command and event handler of a session; return how many."""
-        return self._registry.remove_session(session_id)
+        had_commands = session_id in self._registry.commands
+        count = self._registry.remove_session(session_id)
+        if had_commands and self._transport is not None:
+            self._transport.handlers_changed()
+        return count
 
     def register_observability_handler(self, handler: ObservabilityEventHandler) -> None:
         """Send every event (bus events included) through ``handler`` first."""
@@ -322,6 +338,66 @@ class MessageBus:
         """True if an event of this type and session would reach any handler or observer."""
         return bool(self._observers) or bool(self._registry.event_handlers(event_type, session_id))
 
+    # -- other processes ----------------------------------------------------
+
+    @property
+    def transport(self) -> Transport | None:
+        """The attached transport to other processes, if any."""
+        return self._transport
+
+    async def attach(self, transport: Transport) -> None:
+        """Bridge this bus to other processes through ``transport`` (one at a time).
+
+        From then on a command without a local handler is sent to a node that
+        has one, and events of the transport's shared types reach every node.
+
+        Raises:
+            BusError: another transport is attached (``detach()`` it first).
+        """
+        if self._transport is transport:
+            return
+        if self._transport is not None:
+            raise BusError(
+                f"a transport is already attached ({self._transport!r}); "
+                "await bus.detach() before attaching another"
+            )
+        self._ensure_loop()
+        await transport.attach(self)
+        self._transport = transport
+
+    async def detach(self) -> None:
+        """Disconnect the attached transport (nothing happens when none is attached)."""
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            await transport.detach()
+
+    def command_routes(self) -> list[tuple[type[Command], str]]:
+        """Every (command type, session id) this bus has a handler for (for transports)."""
+        return [
+            (command_type, session_id)
+            for session_id, table in self._registry.commands.items()
+            for command_type in table
+        ]
+
+    async def execute_here(self, command: Command) -> CommandResult:
+        """Execute ``command`` with a handler of this process only (never sent elsewhere).
+
+        What a transport calls for a command another node sent.
+
+        Raises:
+            NoCommandHandlerError: this process has no handler for it.
+        """
+        if self._registry.command_handler(type(command), command.session_id) is None:
+            raise NoCommandHandlerError(
+                f"no handler for command {type(command).__name__} (session "
+                f"{command.session_id!r}, or ROOT) in this process"
+            )
+        return await self.execute(command)
+
+    async def deliver_remote(self, event: Event) -> None:
+        """Deliver an event another process published to the handlers here (not sent back)."""
+        await self._publish_awaited(event)
+
     # -- commands -----------------------------------------------------------
 
     async def execute(self, command: Command) -> CommandResult:
@@ -331,9 +407,12 @@ class MessageBus:
         handler that raises gives ``CommandResult(success=False)`` with the
         traceback in ``metadata["exception_details"]``; a handler that returns
         something other than a ``CommandResult`` gets it wrapped as ``result``.
+        With a transport attached, a command with no handler here is run by a
+        node that has one (see :meth:`attach`).
 
         Raises:
-            NoCommandHandlerError: no handler is registered for the command's type.
+            NoCommandHandlerError: no handler is registered for the command's type
+                (and no transport is attached).
         """
         session_id = command.session_id
         registry = self._registry
@@ -342,6 +421,8 @@ class MessageBus:
         except KeyError:
             handler = registry.command_handler(type(command), session_id)
         if handler is None:
+            if self._transport is not None:
+                return await self._transport.execute(command)
             raise NoCommandHandlerError(
                 f"no handler registered for command {type(command).__name__} "
                 f"(session {session_id!r}, or ROOT); register one with "
@@ -432,7 +513,12 @@ class MessageBus:
         """
         # A plain method returning the delivery coroutine itself: one coroutine
         # per publish instead of two, on the bus's hottest path.
-        if self._queue or self._delivery is not None or not await_processing:
+        if (
+            self._queue
+            or self._delivery is not None
+            or not await_processing
+            or self._transport is not None
+        ):
             return self._publish_slow(event, await_processing)
         if isinstance(event, ScheduledEvent):
             self._schedule(event)
@@ -440,6 +526,13 @@ class MessageBus:
         return self._deliver(event)
 
     async def _publish_slow(self, event: Event, await_processing: bool) -> None:
+        transport = self._transport
+        if (
+            transport is not None
+            and not isinstance(event, ScheduledEvent)
+            and transport.shares(type(event))
+        ):
+            transport.send_event(event)
         if isinstance(event, ScheduledEvent):
             self._schedule(event)
         elif not await_processing:
@@ -457,6 +550,9 @@ class MessageBus:
         if isinstance(event, ScheduledEvent):
             self._schedule(event)
             return
+        transport = self._transport
+        if transport is not None and transport.shares(type(event)):
+            transport.send_event(event)
         self._queue.append((event, None))
         self._wake()
 
@@ -621,6 +717,10 @@ class MessageBus:
     # -- scheduled events ---------------------------------------------------
 
     def _schedule(self, event: ScheduledEvent) -> None:
+        transport = self._transport
+        if transport is not None and transport.shares(type(event)):
+            transport.schedule(event)  # fired once cluster-wide, not by this process
+            return
         self._scheduler.push(event)
         try:
             loop = self._ensure_loop()

@@ -1,4 +1,5 @@
-"""The ``llmgine`` command: ``chat``, ``ask``, ``consortium``, ``logs``, ``replay``, ``models``.
+"""The ``llmgine`` command: ``chat``, ``ask``, ``consortium``, ``logs``, ``replay``, ``models``,
+``worker``.
 
 Each subcommand mirrors a launcher: ``llmgine chat`` is ``python -m
 llmgine.engines.tool_chat_engine`` (same options), ``llmgine ask`` the
@@ -31,6 +32,10 @@ _MODELS = (
 
 
 def _chat(args: argparse.Namespace) -> int:
+    if args.redis:
+        from llmgine.cli.distributed import run_remote_chat
+
+        return run_remote_chat(args)
     from llmgine.cli.launcher import run_command
     from llmgine.engines.tool_chat_engine import ToolChatEngine
 
@@ -62,6 +67,12 @@ def _replay(args: argparse.Namespace) -> int:
     return run_replay(args)
 
 
+def _worker(args: argparse.Namespace) -> int:
+    from llmgine.cli.distributed import run_worker
+
+    return run_worker(args)
+
+
 def _models(args: argparse.Namespace) -> int:
     from llmgine.cli.models_command import show_models
 
@@ -71,6 +82,7 @@ def _models(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The ``llmgine`` command line with its subcommands."""
     from llmgine.cli.consortium import DESCRIPTION, add_arguments
+    from llmgine.cli.distributed import WORKER, add_worker_arguments
     from llmgine.cli.launcher import add_engine_options
     from llmgine.models.registry import known_providers
 
@@ -90,7 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(run=run)
         return sub
 
-    add_engine_options(add("chat", _CHAT, _chat), with_tools=True)
+    chat = add("chat", _CHAT, _chat)
+    add_engine_options(chat, with_tools=True)
+    chat.add_argument(
+        "--redis",
+        metavar="URL",
+        help="send the messages to `llmgine worker` processes on this Redis (redis://host:6379/0)",
+    )
     add_engine_options(add("ask", _ASK, _ask), with_tools=False)
     add_arguments(add("consortium", DESCRIPTION, _consortium))
     from llmgine.cli import logs_command, replay_command
@@ -100,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     models = add("models", _MODELS, _models)
     models.add_argument("--json", action="store_true", help="print the listing as JSON")
     models.add_argument("--version", action="version", version=f"llmgine {__version__}")
+    add_worker_arguments(add("worker", WORKER, _worker))
     return parser
 
 

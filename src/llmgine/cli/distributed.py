@@ -1,0 +1,241 @@
+"""Engines across processes: ``llmgine worker --redis URL`` and ``llmgine chat --redis URL``.
+
+A worker runs an engine as a bus command handler on a Redis transport; a
+chat client sends each message as the engine's command and renders the
+events the worker sends back (status, streamed text and thinking, tool
+results) as if the engine were local. Each client has a session of its own,
+and the worker that answered a session first keeps it (its engine holds the
+conversation), while any worker takes a session whose worker is gone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import signal
+import sys
+from collections import OrderedDict
+from typing import Any
+
+from llmgine._version import __version__
+from llmgine.cli.launcher import UsageError, cli_application, read_prompt
+from llmgine.engines.base import Engine
+from llmgine.engines.defaults import default_model
+from llmgine.engines.messages import (
+    EngineStatusEvent,
+    EngineTextDeltaEvent,
+    EngineThinkingDeltaEvent,
+)
+from llmgine.errors import LLMgineError
+from llmgine.messages.base import ROOT
+from llmgine.messages.commands import Command, CommandResult
+from llmgine.messages.events import Event
+from llmgine.messages.trace import new_id
+from llmgine.models.registry import get_model
+from llmgine.tools.events import ToolExecuteResultEvent
+
+__all__ = ["ENGINE_EVENTS", "add_worker_arguments", "run_remote_chat", "run_worker"]
+
+#: What a UI shows of a remote engine: these events cross processes.
+ENGINE_EVENTS: tuple[type[Event], ...] = (
+    EngineStatusEvent,
+    EngineTextDeltaEvent,
+    EngineThinkingDeltaEvent,
+    ToolExecuteResultEvent,
+)
+_MAX_SESSIONS = 1000  # engines (conversations) a worker keeps; the oldest go first
+
+WORKER = "Run an engine as a worker on Redis: it answers the commands `llmgine chat --redis` sends."
+
+
+def _engines() -> dict[str, type[Engine]]:
+    from llmgine.engines.single_pass_engine import SinglePassEngine
+    from llmgine.engines.tool_chat_engine import ToolChatEngine
+
+    return {"tool_chat": ToolChatEngine, "single_pass": SinglePassEngine}
+
+
+def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``llmgine worker``."""
+    parser.add_argument("--redis", required=True, metavar="URL", help="redis://host:6379/0")
+    parser.add_argument(
+        "--engine", choices=["tool_chat", "single_pass"], default="tool_chat", help="the engine"
+    )
+    parser.add_argument("--model", help="provider:model (default: as `llmgine chat`)")
+    parser.add_argument("--system", help="system prompt")
+    parser.add_argument(
+        "--tools",
+        action="append",
+        default=[],
+        metavar="MODULE_FILE_OR_FOLDER",
+        help="@tool functions to offer (tool_chat; repeatable)",
+    )
+    parser.add_argument("--no-stream", action="store_true", help="wait for whole answers")
+    parser.add_argument("--node", help="this worker's node name (default: unique)")
+    parser.add_argument(
+        "--claim-after",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="seconds before another worker takes over the command of a dead one (default 30)",
+    )
+    parser.add_argument(
+        "--log-dir", default="logs", help="where the JSONL event log goes (default: logs)"
+    )
+    parser.add_argument("--version", action="version", version=f"llmgine {__version__}")
+
+
+def _engine_kwargs(engine_type: type[Engine], args: argparse.Namespace) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"stream": not args.no_stream}
+    if args.system is not None:
+        kwargs["system_prompt"] = args.system
+    accepted = inspect.signature(engine_type).parameters
+    return {key: value for key, value in kwargs.items() if key in accepted}
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    from llmgine.distributed import RedisTransport
+
+    engine_type = _engines()[args.engine]
+    try:
+        model = get_model(args.model) if args.model else default_model()[0]
+        app = cli_application(f"worker-{args.engine}", args.log_dir)
+    except LLMgineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    await app.bootstrap()
+    bus = app.message_bus
+    engines: OrderedDict[str, Engine] = OrderedDict()
+    tools = list(args.tools or [])
+
+    async def new_engine(session_id: str) -> Engine:
+        engine = engine_type(
+            session_id=session_id, model=model, **_engine_kwargs(engine_type, args)
+        )  # type: ignore[call-arg]
+        if tools:
+            await engine.register_tools(*tools)  # type: ignore[attr-defined]
+        return engine
+
+    async def handle(command: Command) -> CommandResult:
+        session = command.session_id
+        engine = engines.get(session)
+        if engine is None:
+            engine = engines[session] = await new_engine(session)
+            if session != ROOT:  # this worker keeps the session: its engine has the history
+                engine.register(bus)
+            if len(engines) > _MAX_SESSIONS:
+                old, _ = engines.popitem(last=False)
+                bus.unregister_command_handler(engine_type.command_type, old)
+        engines.move_to_end(session)
+        return await engine.handle_command(command)  # type: ignore[arg-type]
+
+    try:
+        try:
+            await new_engine(ROOT)  # tools that cannot load fail now, not at the first command
+            transport = RedisTransport(
+                args.redis, node=args.node, events=ENGINE_EVENTS, claim_after=args.claim_after
+            )
+            bus.register_command_handler(engine_type.command_type, handle)
+            await bus.attach(transport)
+        except LLMgineError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(
+            f"worker {transport.node}: {engine_type.__name__} on {model.model_string}, "
+            f"serving {engine_type.command_type.__name__} (Ctrl-C stops)",
+            flush=True,
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        return 0
+    finally:
+        await app.shutdown()
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    """``llmgine worker``: serve until Ctrl-C or SIGTERM; the exit code."""
+    try:
+        return asyncio.run(_serve(args))
+    except LLMgineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+async def _chat(args: argparse.Namespace, prompt: str | None) -> int:
+    from llmgine.distributed import RedisTransport
+    from llmgine.engines.tool_chat_engine import ToolChatEngineCommand, ToolChatEngineStatusEvent
+
+    try:
+        app = cli_application("chat-remote", args.log_dir)
+    except LLMgineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    await app.bootstrap()
+    bus = app.message_bus
+    try:
+        try:
+            await bus.attach(RedisTransport(args.redis, events=ENGINE_EVENTS))
+        except LLMgineError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        session = new_id()  # this client's conversation, kept by the worker that answers it
+        if prompt is not None:
+            return await _answer_once(bus, ToolChatEngineCommand(prompt, session_id=session))
+        from llmgine.cli import EngineCLI
+
+        cli = EngineCLI(session, bus=bus)
+        cli.engine_command = ToolChatEngineCommand  # handled by a worker, not here
+        cli.register_loading_event(ToolChatEngineStatusEvent)
+        cli.notice(f"connected to {args.redis}: the workers answer")
+        await cli.main()
+        return 0
+    finally:
+        await app.shutdown()
+
+
+async def _answer_once(bus: Any, command: Command) -> int:
+    streamed: list[str] = []
+
+    def show(event: EngineTextDeltaEvent) -> None:
+        streamed.append(event.text)
+        sys.stdout.write(event.text)
+        sys.stdout.flush()
+
+    bus.register_event_handler(EngineTextDeltaEvent, show, session_id=command.session_id)
+    result = await bus.execute(command)
+    if streamed:
+        print()
+    if not result.success:
+        print(f"error: {result.error}", file=sys.stderr)
+        return 1
+    if not streamed:
+        print(result.result)
+    return 0
+
+
+def run_remote_chat(args: argparse.Namespace) -> int:
+    """``llmgine chat --redis URL``: the CLI (or one answer) with the engine on workers."""
+    given = [f"--{name}" for name in ("model", "system") if getattr(args, name, None)]
+    if getattr(args, "tools", None):
+        given.append("--tools")
+    try:
+        if given:
+            raise UsageError(
+                f"{', '.join(given)}: with --redis the workers choose the model, system prompt "
+                "and tools; pass them to `llmgine worker`"
+            )
+        prompt = read_prompt(args)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(_chat(args, prompt))
+    except KeyboardInterrupt:
+        return 130
+    except LLMgineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1

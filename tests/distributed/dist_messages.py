@@ -1,0 +1,44 @@
+"""Message classes shared by the tests and their worker processes (same registry names)."""
+
+from __future__ import annotations
+
+from llmgine import Command, Event, ScheduledEvent
+
+
+class Echo(Command):
+    text: str = ""
+
+
+class Slow(Command):
+    """Runs ``seconds``, counting each start and each finish in Redis by command_id."""
+
+    seconds: float = 0.0
+    key: str = ""
+
+
+class Poison(Command):
+    """Kills the worker that runs it (SIGKILL), every time."""
+
+
+class Traced(Command):
+    """Publishes a TracedEvent from its handler (trace and parent ids cross processes)."""
+
+
+class SessionOnly(Command):
+    """Handled only in the session a worker registers it in."""
+
+
+class Note(Event):
+    text: str = ""
+
+
+class TracedEvent(Event):
+    pass
+
+
+class Tick(ScheduledEvent):
+    n: int = 0
+
+
+class Local(Event):
+    """Never shared."""

@@ -1,0 +1,100 @@
+"""``llmgine worker --redis`` and ``llmgine chat --redis``: real processes, offline demo model."""
+
+from __future__ import annotations
+
+import os
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+LLMGINE = str(Path(sys.executable).parent / "llmgine")
+
+
+def env(tmp_path: Path) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    clean["HOME"] = str(tmp_path)
+    clean["LLMGINE_DATA_DIR"] = str(tmp_path / "data")
+    return clean
+
+
+def start_worker(url: str, node: str, tmp_path: Path) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [LLMGINE, "worker", "--redis", url, "--engine", "tool_chat", "--model", "demo"]
+        + ["--tools", "tools/weather.py", "--node", node, "--claim-after", "1"]
+        + ["--log-dir", str(tmp_path / f"logs-{node}")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=env(tmp_path),
+    )
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if select.select([proc.stdout], [], [], 0.5)[0]:
+            line = proc.stdout.readline()
+            if line.startswith(f"worker {node}:"):
+                assert "ToolChatEngine on demo" in line
+                return proc
+            if not line:
+                break
+    proc.kill()
+    raise AssertionError(f"worker did not start: {proc.communicate()[1]}")
+
+
+def test_chat_sends_its_prompt_to_a_worker_and_streams_the_answer(redis_server, tmp_path) -> None:
+    workers = [start_worker(redis_server.url, node, tmp_path) for node in ("cli-w1", "cli-w2")]
+    try:
+        answer = subprocess.run(
+            [LLMGINE, "chat", "--redis", redis_server.url, "--log-dir", str(tmp_path / "logs")]
+            + ["--prompt", "What's the weather in Perth?"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
+            env=env(tmp_path),
+        )
+        assert answer.returncode == 0, answer.stderr
+        assert answer.stdout.startswith("[offline demo]")
+        assert "Perth" in answer.stdout
+        assert "Traceback" not in answer.stderr
+        # The worker's events (its tool result among them) reached the client's log.
+        client_log = next((tmp_path / "logs").glob("*.jsonl")).read_text()
+        assert "ToolExecuteResultEvent" in client_log and "get_weather" in client_log
+    finally:
+        for proc in workers:
+            proc.terminate()
+        for proc in workers:
+            assert proc.wait(30) == 0
+            proc.communicate()
+
+
+def test_chat_without_a_worker_says_so(redis_server, tmp_path) -> None:
+    answer = subprocess.run(
+        [LLMGINE, "chat", "--redis", redis_server.url, "--log-dir", str(tmp_path / "logs")]
+        + ["--prompt", "anyone?"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env=env(tmp_path),
+    )
+    assert answer.returncode == 1
+    assert "error: no node serves ToolChatEngineCommand" in answer.stderr
+    assert "Traceback" not in answer.stderr
+
+
+def test_chat_with_redis_refuses_the_workers_options(tmp_path) -> None:
+    answer = subprocess.run(
+        [LLMGINE, "chat", "--redis", "redis://127.0.0.1:1/0", "--model", "demo", "--prompt", "x"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env=env(tmp_path),
+    )
+    assert answer.returncode == 2
+    assert "pass them to `llmgine worker`" in answer.stderr

@@ -1,0 +1,86 @@
+"""Redis restarts under running nodes: with its data kept (AOF), and without it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from dist_messages import Echo, Slow
+from redis_server import RedisServer
+
+from conftest import Workers, apoll
+from llmgine import MessageBus
+from llmgine.distributed import RedisTransport, TransportError
+
+
+@pytest.fixture
+def volatile_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A server of this test's own, without persistence (a restart loses everything)."""
+    server = RedisServer(tmp_path / "volatile", aof=False)
+    server.start()
+    yield server
+    server.stop()
+
+
+async def test_an_in_flight_command_survives_a_redis_restart_with_its_data(
+    bus: MessageBus, redis_server, workers, ns, record
+) -> None:
+    workers.start("w1", claim_after=1.0)
+    await bus.attach(RedisTransport(redis_server.url, node="caller", namespace=ns))
+    command = Slow(seconds=1.0)
+    task = asyncio.create_task(bus.execute(command))
+    await apoll(lambda: record.lrange(f"{ns}:test:started:{command.command_id}", 0, -1))
+    redis_server.kill()  # crash mid-command; the AOF keeps what was acknowledged
+    redis_server.start()
+    result = await asyncio.wait_for(task, 60)
+    assert result.success, result.error
+    assert result.result == {"node": "w1", "id": command.command_id}
+    assert (await bus.execute(Echo("after"))).result == "after from w1"
+
+
+async def test_nodes_recreate_their_groups_after_redis_lost_its_data(
+    bus: MessageBus, volatile_server, ns, caplog
+) -> None:
+    group = Workers(volatile_server.url, ns)
+    try:
+        group.start("w1", claim_after=1.0)
+        await bus.attach(RedisTransport(volatile_server.url, node="caller", namespace=ns))
+        assert (await bus.execute(Echo("before"))).success
+        volatile_server.kill()
+        volatile_server.start()  # empty: no streams, no groups, no node keys
+        with caplog.at_level(logging.WARNING, logger="llmgine.distributed"):
+
+            async def answered() -> bool:
+                result = await bus.execute(Echo("after"))
+                return result.success and result.result == "after from w1"
+
+            await apoll(answered, limit=40, what="a command after the data loss")
+        warnings = [r.getMessage() for r in caplog.records if "recreating" in r.getMessage()]
+        assert len(warnings) == 1, warnings
+        await bus.detach()
+    finally:
+        group.close()
+
+
+async def test_detach_is_prompt_and_leaves_no_task(bus: MessageBus, redis_server, ns) -> None:
+    transport = RedisTransport(redis_server.url, node="caller", namespace=ns, events="all")
+    await bus.attach(transport)
+    before = time.monotonic()
+    await bus.stop()
+    assert time.monotonic() - before < 6
+    assert bus.transport is None
+    left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    assert [t.get_name() for t in left if t.get_name().startswith("llmgine-redis")] == []
+
+
+async def test_an_unreachable_redis_is_one_clear_error(bus: MessageBus) -> None:
+    from redis_server import free_port
+
+    transport = RedisTransport(f"redis://127.0.0.1:{free_port()}/0")
+    with pytest.raises(TransportError, match="cannot reach Redis at redis://127.0.0.1:"):
+        await bus.attach(transport)
+    assert bus.transport is None
