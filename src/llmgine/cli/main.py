@@ -1,4 +1,4 @@
-"""The ``llmgine`` command: ``chat``, ``ask``, ``consortium`` and ``models``.
+"""The ``llmgine`` command: ``chat``, ``ask``, ``consortium``, ``models`` and ``mcp serve``.
 
 Each subcommand mirrors a launcher: ``llmgine chat`` is ``python -m
 llmgine.engines.tool_chat_engine`` (same options), ``llmgine ask`` the
@@ -19,6 +19,11 @@ __all__ = ["build_parser", "main"]
 
 _CHAT = "Chat with a model that can call tools (the tool-chat engine)."
 _ASK = "Answer with one model call per prompt (the single-pass engine)."
+_MCP = "Model Context Protocol: serve LLMgine tools to MCP clients."
+_MCP_SERVE = (
+    "Serve the @tool functions of a file, folder or module as an MCP server (stdio by "
+    "default, or streamable HTTP with --http PORT)."
+)
 _MODELS = (
     "List the providers and model presets, which API keys are set (and where from), "
     "and the model used when --model is not given."
@@ -43,6 +48,12 @@ def _consortium(args: argparse.Namespace) -> int:
     from llmgine.cli.consortium import run_command
 
     return run_command(args)
+
+
+def _mcp_serve(args: argparse.Namespace) -> int:
+    from llmgine.cli.mcp_command import serve_command
+
+    return serve_command(args)
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -79,7 +90,21 @@ def build_parser() -> argparse.ArgumentParser:
     models = add("models", _MODELS, _models)
     models.add_argument("--json", action="store_true", help="print the listing as JSON")
     models.add_argument("--version", action="version", version=f"llmgine {__version__}")
+    mcp = commands.add_parser("mcp", help=_MCP, description=_MCP)
+    mcp.set_defaults(run=lambda _args: _usage(mcp))
+    serve = mcp.add_subparsers(dest="mcp_command", metavar="COMMAND").add_parser(
+        "serve", help=_MCP_SERVE, description=_MCP_SERVE
+    )
+    serve.set_defaults(run=_mcp_serve)
+    from llmgine.cli.mcp_command import add_serve_arguments
+
+    add_serve_arguments(serve)
     return parser
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
 
 
 def main(argv: Sequence[str] | None = None) -> None:
