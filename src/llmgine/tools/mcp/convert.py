@@ -191,7 +191,7 @@ def mcp_tool(
         offered_name: Its name for models (see :func:`tool_names`).
         server_name: The server's name, shown by ``/tools`` and in errors.
         call: Runs the call on the server and returns its ``CallToolResult``.
-        timeout: Seconds a call may take.
+        timeout: Seconds a call may take in all (the manager's limit).
         requires_approval: See :func:`approval_needed`.
         mask: Masks the server's secrets in what the model reads.
     """
@@ -258,7 +258,8 @@ def server_tools(
             source = f"the MCP server {taken.server}" if taken.server else "a function"
             raise ToolDefinitionError(
                 f"the MCP server {server.name} has a tool {name!r}, and so has {source}; "
-                f"give the server a prefix, e.g. prefix={server.name!r}"
+                f"give the server a prefix: prefix={server.name!r} (in an --mcp-config "
+                f'file: "prefix": "{server.name}")'
             )
     return [
         mcp_tool(
@@ -266,7 +267,9 @@ def server_tools(
             names[str(tool.name)],
             server.name,
             server.call_tool,
-            timeout=server.timeout,
+            # The server answers a hung call at its read timeout; the manager's
+            # limit is a backstop that also leaves room to restart a lost server.
+            timeout=server.timeout + server.connect_timeout,
             requires_approval=server.requires_approval,
             mask=server.mask,
         )

@@ -56,7 +56,7 @@ class MCPServer:
         timeout: Seconds each request may take (a call, a listing); a hung
             server gives an error result, never a hung turn.
         connect_timeout: Seconds starting and the handshake may take (default:
-            ``timeout``).
+            ``timeout``, and at least 30: a stdio server's start takes seconds).
         requires_approval: Which of its tools ask for approval: True, False,
             or a collection of the server's tool names. Default: those the
             server marks destructive (``destructiveHint``).
@@ -83,7 +83,7 @@ class MCPServer:
         self.spec = spec
         self.prefix = prefix
         self.timeout = float(timeout)
-        self.connect_timeout = float(connect_timeout or timeout)
+        self.connect_timeout = float(connect_timeout or max(timeout, 30.0))
         self.requires_approval = requires_approval
         self._named = name or prefix
         self.name = self._named or _default_name(spec)
