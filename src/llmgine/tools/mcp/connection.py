@@ -107,6 +107,7 @@ class MCPConnection:
         self.label = label
         self.spec = spec
         self.timeout = timeout
+        self.connect_timeout = timeout
         self.on_tools_changed = on_tools_changed
         self.client: Any = None
         self.server_name: str | None = None
@@ -137,6 +138,7 @@ class MCPConnection:
             import mcp  # noqa: F401 - fail here, with the fix, rather than in the task
         except ImportError as exc:
             raise ConfigurationError(MISSING_EXTRA) from exc
+        self.connect_timeout = connect_timeout
         self._task = asyncio.create_task(self._own(), name=f"llmgine-mcp-{self.name}")
         try:
             async with asyncio.timeout(connect_timeout):
@@ -240,7 +242,9 @@ class MCPConnection:
             target = spec.server
         client = Client(
             target,
-            read_timeout_seconds=self.timeout,
+            # The handshake waits for a slow start (a stdio server's imports);
+            # every later request passes its own read timeout.
+            read_timeout_seconds=self.connect_timeout,
             message_handler=self._on_message,
             cache=None,  # listings are cached by MCPServer, and refreshed on change
             client_info=Implementation(name="llmgine", version=__version__),
@@ -315,8 +319,12 @@ class MCPConnection:
         cursor: str | None = None
         for _ in range(_MAX_PAGES):
 
-            def send(client: Any, page_cursor: str | None = cursor) -> Awaitable[Any]:
-                return client.list_tools(cursor=page_cursor)
+            async def send(client: Any, page_cursor: str | None = cursor) -> Any:
+                try:
+                    async with asyncio.timeout(self.timeout):
+                        return await client.list_tools(cursor=page_cursor)
+                except TimeoutError:
+                    raise CallTimedOut(f"tools/list took longer than {self.timeout:g} s") from None
 
             page = await self._request(send)
             tools.extend(page.tools)
@@ -347,6 +355,8 @@ class MCPConnection:
             raise ConnectionLost(_describe(self.failure) if self.failure else "not connected")
         try:
             return await send(client)
+        except (CallTimedOut, CallRejected, ConnectionLost):
+            raise
         except MCPError as exc:
             if exc.code == REQUEST_TIMEOUT:
                 raise CallTimedOut(str(exc)) from exc
