@@ -13,6 +13,8 @@ type has long been part of the contract (``ValueError`` for a duplicate handler,
     │   └── ModelRequestsBlockedError   a network model call while they are blocked (tests)
     ├── SerializationError          a message that cannot be rebuilt from its dict
     ├── ToolDefinitionError         a function that cannot become a tool (and why)
+    ├── ToolCallError               raised in a tool: fail the call with this text for the model
+    ├── MCPServerError              an MCP server could not be started, reached or used
     ├── EngineError                 an engine could not answer (engine functions raise it)
     ├── BusError                    misuse of the message bus
     │   ├── HandlerRegistrationError    a second command handler for one type and session
@@ -42,6 +44,7 @@ __all__ = [
     "EngineError",
     "HandlerRegistrationError",
     "LLMgineError",
+    "MCPServerError",
     "MissingAPIKeyError",
     "ModelRequestsBlockedError",
     "NoCommandHandlerError",
@@ -56,6 +59,7 @@ __all__ = [
     "SerializationError",
     "SessionClosedError",
     "StructuredOutputError",
+    "ToolCallError",
     "ToolDefinitionError",
     "TransportError",
     "UnknownModelError",
@@ -210,6 +214,25 @@ class ToolDefinitionError(LLMgineError, ValueError):
 
     Failures while a tool *runs* are not raised: they become error tool results
     the model can read.
+    """
+
+
+class ToolCallError(LLMgineError):
+    """Raised inside a tool to fail the call with ``str(exc)`` as the text for the model.
+
+    The ToolManager gives the message back as the call's error result as it is
+    (secrets masked), without the "failed with ToolCallError" wrapping other
+    exceptions get: MCP tools raise it for the server's error results,
+    timeouts and crashes.
+    """
+
+
+class MCPServerError(LLMgineError):
+    """An MCP server could not be started, reached, or understood.
+
+    The message names the server, what was tried (the command or URL, secrets
+    masked) and what to check. Failures of single *calls* are not raised: they
+    become error tool results the model can read.
     """
 
 

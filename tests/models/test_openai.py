@@ -177,6 +177,33 @@ async def test_parallel_tool_calls_and_tool_results_round_trip(
     assert followup[2] == {"role": "tool", "tool_call_id": "call_1", "content": "20 C"}
 
 
+async def test_tool_results_with_images_are_sent_as_their_text(
+    fake_server: FakeProviderServer,
+) -> None:
+    # Chat Completions takes only text in tool messages: an MCP tool's image part is
+    # left out, its text (which describes the image) is sent.
+    fake_server.add(json_reply(completion(content="A red pixel.")))
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,aGVsbG8="}}
+    call = {"id": "call_1", "type": "function", "function": {"name": "shot", "arguments": "{}"}}
+    messages: list[dict[str, Any]] = [
+        {"role": "user", "content": "Screenshot?"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {
+            "role": "tool",
+            "tool_call_id": "call_1",
+            "content": [{"type": "text", "text": "the screen\n[image/png, 5 bytes]"}, image],
+        },
+    ]
+    await model_for(fake_server).generate(messages)
+    sent = fake_server.received[0].json["messages"]
+    assert sent[2] == {
+        "role": "tool",
+        "tool_call_id": "call_1",
+        "content": "the screen\n[image/png, 5 bytes]",
+    }
+    assert isinstance(messages[2]["content"], list)  # the caller's history is untouched
+
+
 async def test_stream_text_yields_deltas_then_the_response(
     fake_server: FakeProviderServer, bus: MessageBus
 ) -> None:

@@ -54,7 +54,12 @@ class BuiltinCommands:
             "show the model, or switch: /model provider:name",
             lambda: has("model"),
         )
-        commands.register("tools", self.tools, "list the engine's tools", lambda: has("tool_names"))
+        commands.register(
+            "tools",
+            self.tools,
+            "list the engine's tools (and the MCP server of each MCP tool)",
+            lambda: has("tool_names"),
+        )
         commands.register(
             "system",
             self.system,
@@ -132,7 +137,9 @@ class BuiltinCommands:
             tool = tools.get(name) if isinstance(tools, dict) else None
             description = str(getattr(tool, "description", "") or "").strip()
             first = description.splitlines()[0] if description else ""
-            table.add_row(Text(name, style="bold yellow"), Text(one_line(first, 100)))
+            server = getattr(tool, "server", None)  # an MCP server's tool says which
+            source = Text(f"MCP: {server}", style="cyan") if server else Text("")
+            table.add_row(Text(name, style="bold yellow"), source, Text(one_line(first, 100)))
         self.cli.render(table)
 
     async def system(self, args: str) -> None:

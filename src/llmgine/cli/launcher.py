@@ -83,6 +83,9 @@ def add_engine_options(parser: argparse.ArgumentParser, *, with_tools: bool) -> 
             help="@tool functions to offer (repeatable): a module path, a .py file or a "
             "folder of them, e.g. tools/weather.py or tools",
         )
+        from llmgine.cli.mcp_command import add_mcp_options
+
+        add_mcp_options(parser)
     parser.add_argument(
         "--prompt", help="answer this prompt once and exit (text piped on stdin works too)"
     )
@@ -187,23 +190,28 @@ def _model(args: argparse.Namespace) -> tuple[Model, str | None]:
 
 async def run(engine_type: type[Engine], args: argparse.Namespace, prompt: str | None) -> int:
     """Build the engine and run it once (``prompt``) or interactively; return the exit code."""
+    from llmgine.cli.mcp_command import mcp_servers, watch_mcp_status
+
     try:
         model, notice = _model(args)
         app = cli_application(engine_type.__name__, args.log_dir)
+        servers = mcp_servers(args)
     except LLMgineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     await app.bootstrap()
+    engine: Engine | None = None
     try:
         engine = engine_type(model=model, **_engine_kwargs(engine_type, args))  # type: ignore[call-arg]
-        sources = getattr(args, "tools", None) or []
+        sources = [*(getattr(args, "tools", None) or []), *servers]
         if sources:
             try:
                 await engine.register_tools(*sources)  # type: ignore[attr-defined]
             except LLMgineError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 2
-        if prompt is not None:
+        if prompt is not None:  # MCP trouble on stderr: stdout is only the answer
+            watch_mcp_status(engine.bus, engine.session_id, _to_stderr, quiet=True)
             return await _answer_once(engine, prompt, notice)
         import_in_background(model)
         from llmgine.cli import EngineCLI
@@ -212,6 +220,7 @@ async def run(engine_type: type[Engine], args: argparse.Namespace, prompt: str |
         cli.register_engine(engine)
         cli.register_engine_command(engine.command_type, engine.handle_announced)
         cli.register_loading_event(engine.status_event_type)
+        watch_mcp_status(engine.bus, engine.session_id, cli.print_info)
         # A one-shot run reports a missing key as its error; here, warn before the typing.
         for line in (notice, missing_key_warning(model)):
             if line:
@@ -219,7 +228,14 @@ async def run(engine_type: type[Engine], args: argparse.Namespace, prompt: str |
         await cli.main()
         return 0
     finally:
+        close = getattr(engine, "close", None)
+        if close is not None:  # MCP servers it started are stopped
+            await close()
         await app.shutdown()
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr)
 
 
 async def _answer_once(engine: Engine, prompt: str, notice: str | None) -> int:

@@ -1,5 +1,5 @@
 """The ``llmgine`` command: ``chat``, ``ask``, ``consortium``, ``logs``, ``replay``, ``models``,
-``worker``.
+``worker`` and ``mcp serve``.
 
 Each subcommand mirrors a launcher: ``llmgine chat`` is ``python -m
 llmgine.engines.tool_chat_engine`` (same options), ``llmgine ask`` the
@@ -24,6 +24,11 @@ _LOGS = "Read the event logs: list the runs, show a run's turns as trees, follow
 _REPLAY = (
     "Run a logged run again offline (models and tools answered from the log) and compare "
     "the events: exit 0 when they match, 1 when they diverge."
+)
+_MCP = "Model Context Protocol: serve LLMgine tools to MCP clients."
+_MCP_SERVE = (
+    "Serve the @tool functions of a file, folder or module as an MCP server (stdio by "
+    "default, or streamable HTTP with --http PORT)."
 )
 _MODELS = (
     "List the providers and model presets, which API keys are set (and where from), "
@@ -73,6 +78,12 @@ def _worker(args: argparse.Namespace) -> int:
     return run_worker(args)
 
 
+def _mcp_serve(args: argparse.Namespace) -> int:
+    from llmgine.cli.mcp_command import serve_command
+
+    return serve_command(args)
+
+
 def _models(args: argparse.Namespace) -> int:
     from llmgine.cli.models_command import show_models
 
@@ -119,7 +130,23 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--json", action="store_true", help="print the listing as JSON")
     models.add_argument("--version", action="version", version=f"llmgine {__version__}")
     add_worker_arguments(add("worker", WORKER, _worker))
+
+
+    mcp = commands.add_parser("mcp", help=_MCP, description=_MCP)
+    mcp.set_defaults(run=lambda _args: _usage(mcp))
+    serve = mcp.add_subparsers(dest="mcp_command", metavar="COMMAND").add_parser(
+        "serve", help=_MCP_SERVE, description=_MCP_SERVE
+    )
+    serve.set_defaults(run=_mcp_serve)
+    from llmgine.cli.mcp_command import add_serve_arguments
+
+    add_serve_arguments(serve)
     return parser
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -84,8 +84,10 @@ class SimpleChatHistory:
         """Add the model's answer (an LLMResponse, an OpenAI-format dict or an SDK message)."""
         self.chat_history.append(_assistant_dict(message))
 
-    def store_tool_call_result(self, tool_call_id: str, name: str, content: str) -> None:
-        """Add the result of one tool call."""
+    def store_tool_call_result(
+        self, tool_call_id: str, name: str, content: str | list[dict[str, Any]]
+    ) -> None:
+        """Add the result of one tool call (its text, or content parts with images)."""
         self.chat_history.append(
             {"role": "tool", "tool_call_id": tool_call_id, "name": name, "content": content}
         )

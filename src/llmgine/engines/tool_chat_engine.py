@@ -52,7 +52,9 @@ class ToolChatEngine(Engine):
             :func:`~llmgine.engines.defaults.default_model`). Any provider works,
             Anthropic included: tools are formatted for it.
         system_prompt: Instructions sent first (None: a short default).
-        tools: Functions (or modules, module paths, ``.py`` files) to offer.
+        tools: Functions (or modules, module paths, ``.py`` files) and
+            MCP servers (:class:`~llmgine.tools.MCPServer`) to offer; registered
+            (servers started) on the first turn. :meth:`close` stops those servers.
         max_iterations: Most model calls in one turn; past it the turn fails
             with an error that names the limit.
         stream: Stream answers (text deltas are published as events).
@@ -133,8 +135,12 @@ class ToolChatEngine(Engine):
         await self.tool_manager.register_tool(function)
 
     async def register_tools(self, *sources: Any) -> None:
-        """Offer functions, modules, module paths or ``.py`` files of ``@tool`` functions."""
+        """Offer ``@tool`` functions (or modules, paths, files of them) and MCP servers."""
         await self.tool_manager.register_tools(*sources)
+
+    async def close(self) -> None:
+        """Stop the MCP servers the engine started (the conversation stays)."""
+        await self.tool_manager.close()
 
     @property
     def tool_names(self) -> list[str]:
@@ -158,7 +164,11 @@ class ToolChatEngine(Engine):
         """
         if self._unregistered:
             pending, self._unregistered = self._unregistered, []
-            await self.tool_manager.register_tools(*pending)
+            try:
+                await self.tool_manager.register_tools(*pending)
+            except LLMgineError as exc:  # an MCP server that cannot start, a bad tool...
+                self._unregistered = pending  # tried again on the next turn
+                return self._failed(command, str(exc))
         self.usage.start_turn()
         checkpoint = self.context.checkpoint()
         self.context.store_string(command.prompt, "user")
@@ -198,7 +208,7 @@ class ToolChatEngine(Engine):
             await self.context.store_assistant_message(response)
             for result in results:  # each one already a ToolExecuteResultEvent
                 self.context.store_tool_call_result(
-                    result.tool_call_id, result.name, result.content
+                    result.tool_call_id, result.name, result.message_content
                 )
         await self.finish()
         return self._failed(
@@ -230,7 +240,8 @@ async def use_tool_chat_engine(
 ) -> str:
     """Answer ``prompt`` with the function-calling loop and return the text.
 
-    Works from a plain script: no bootstrap or bus set-up needed.
+    Works from a plain script: no bootstrap or bus set-up needed. MCP servers
+    in ``tools`` are started for the answer and stopped after it.
 
     Raises:
         EngineError: the engine could not answer (its message says why).
@@ -239,7 +250,10 @@ async def use_tool_chat_engine(
         engine = ToolChatEngine(model=model, system_prompt=system_prompt, tools=tools, **settings)
     except LLMgineError as exc:  # a bad model name, an unusable tool...
         raise EngineError(str(exc)) from exc
-    return await engine.answer(prompt)
+    try:
+        return await engine.answer(prompt)
+    finally:
+        await engine.close()
 
 
 if __name__ == "__main__":

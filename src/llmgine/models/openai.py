@@ -31,6 +31,7 @@ from llmgine.models.response import (
     ThinkingPart,
     ToolCallDelta,
     Usage,
+    content_text,
 )
 from llmgine.models.sdk_errors import (
     TRANSPORT_ERRORS,
@@ -106,13 +107,28 @@ def _reasoning(message: Any) -> str | None:
 
 
 def _without_thinking_blocks(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The messages without ``thinking_blocks`` (Anthropic's, no field on this wire)."""
-    if not any(isinstance(m, dict) and "thinking_blocks" in m for m in messages):
+    """The messages as this wire takes them.
+
+    ``thinking_blocks`` (Anthropic's) have no field here; tool results take
+    only text parts, so the text of one with images (an MCP tool's, which
+    describes them) is sent alone.
+    """
+    if not any(isinstance(m, dict) and _needs_change(m) for m in messages):
         return messages
-    return [
-        {k: v for k, v in m.items() if k != "thinking_blocks"} if isinstance(m, dict) else m
-        for m in messages
-    ]
+    return [_for_wire(m) if isinstance(m, dict) and _needs_change(m) else m for m in messages]
+
+
+def _needs_change(message: dict[str, Any]) -> bool:
+    if "thinking_blocks" in message:
+        return True
+    return message.get("role") == "tool" and isinstance(message.get("content"), list)
+
+
+def _for_wire(message: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in message.items() if k != "thinking_blocks"}
+    if out.get("role") == "tool" and isinstance(out.get("content"), list):
+        out["content"] = content_text(out["content"], sep="\n")
+    return out
 
 
 def parse_completion(completion: Any, provider: str, model: str) -> LLMResponse:

@@ -1,4 +1,4 @@
-"""Tools: functions a model can call, their schemas, formats and execution."""
+"""Tools: functions and MCP servers' tools a model can call, their schemas, formats, execution."""
 
 from llmgine.tools.definition import Tool, ToolOptions, tool
 from llmgine.tools.events import (
@@ -9,11 +9,14 @@ from llmgine.tools.events import (
 )
 from llmgine.tools.formats import format_tool, provider_format, to_anthropic, to_openai
 from llmgine.tools.manager import ToolManager
-from llmgine.tools.result import RecordedResult, ToolResult
+from llmgine.tools.mcp import MCPServer, MCPServerStatusEvent, load_mcp_config
+from llmgine.tools.result import RecordedResult, ToolOutput, ToolResult
 from llmgine.tools.schema import build_tool, validate_arguments
 from llmgine.tools.tool_call import ToolCall
 
 __all__ = [
+    "MCPServer",
+    "MCPServerStatusEvent",
     "Tool",
     "ToolApprovalCommand",
     "ToolCall",
@@ -21,11 +24,13 @@ __all__ = [
     "ToolExecuteResultEvent",
     "ToolManager",
     "ToolOptions",
+    "ToolOutput",
     "ToolRegisterEvent",
     "RecordedResult",
     "ToolResult",
     "build_tool",
     "format_tool",
+    "load_mcp_config",
     "provider_format",
     "to_anthropic",
     "to_openai",

@@ -103,6 +103,10 @@ class Tool:
         arguments_model: Pydantic model that validates and coerces arguments.
         options: Run options (timeout, approval, concurrency).
         strict: Whether the schema fits OpenAI's strict mode as it is.
+        server: The MCP server the tool comes from (None for functions).
+        validator: Validates the arguments instead of ``arguments_model`` (MCP
+            tools: against their JSON schema); returns the arguments to call
+            with, or raises ``ArgumentsError`` with the text for the model.
     """
 
     name: str
@@ -113,3 +117,5 @@ class Tool:
     arguments_model: Any
     options: ToolOptions = field(default_factory=ToolOptions)
     strict: bool = False
+    server: str | None = None
+    validator: Callable[[dict[str, Any]], dict[str, Any]] | None = None

@@ -47,6 +47,8 @@ def parse_arguments(tool: Tool, call: ToolCall) -> dict[str, Any]:
             f"Error: the arguments for {tool.name} must be a JSON object, got "
             f"{type(raw).__name__}. Call it again with an object of named parameters."
         )
+    if tool.validator is not None:  # a JSON-schema tool (MCP): no pydantic model
+        return tool.validator(raw)
     try:
         return validate_arguments(tool, raw)
     except ValidationError as exc:

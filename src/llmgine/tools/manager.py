@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
-from llmgine.errors import NoCommandHandlerError, ToolDefinitionError
+from llmgine.errors import NoCommandHandlerError, ToolCallError, ToolDefinitionError
 from llmgine.messages.sink import CommandSink, EventSink
 from llmgine.messages.trace import current_message, new_id
 from llmgine.observability.redaction import Redactor, default_redactor
@@ -23,7 +23,9 @@ from llmgine.tools.events import (
 from llmgine.tools.execution import ArgumentsError, invoke, parse_arguments
 from llmgine.tools.formats import format_tool
 from llmgine.tools.loading import collect_tools
-from llmgine.tools.result import RecordedResult, ToolResult, result_text
+from llmgine.tools.mcp.events import MCPServerStatusEvent
+from llmgine.tools.mcp.server import MCPServer
+from llmgine.tools.result import RecordedResult, ToolOutput, ToolResult, result_text
 from llmgine.tools.schema import build_tool, fits_openai_strict
 from llmgine.tools.tool_call import ToolCall
 
@@ -90,6 +92,9 @@ class ToolManager:
         self._tool_limits: dict[str, asyncio.Semaphore] = {}
         self._formatted: dict[str | None, list[dict[str, Any]]] = {}
         self._recorded: Callable[[ToolCall], RecordedResult | None] | None = None
+        # MCP servers offered, each with whether this manager started it (and closes it).
+        self._mcp_servers: dict[MCPServer, bool] = {}
+        self._mcp_names: dict[MCPServer, list[str]] = {}
 
     # -- registration ---------------------------------------------------------
 
@@ -100,25 +105,37 @@ class ToolManager:
             ToolDefinitionError: the function cannot be a tool (no description, ...).
         """
         built = build_tool(function, tool_options(function))
-        if built.name in self.tools:
+        existing = self.tools.get(built.name)
+        if existing is not None and existing.server is not None:
+            raise ToolDefinitionError(
+                f"{built.name} is already the name of a tool of the MCP server "
+                f"{existing.server}; give the server a prefix= or the function @tool(name=...)"
+            )
+        if existing is not None:
             logger.info("Tool %s registered again: the new function replaces the old", built.name)
+        await self._add(built)
+        return built
+
+    async def _add(self, built: Tool) -> None:
         self.tools[built.name] = built
         self._tool_limits.pop(built.name, None)
         self._formatted.clear()
         if self._wants(ToolRegisterEvent):
+            info = {
+                "name": built.name,
+                "description": built.description,
+                "parameters": built.parameters,
+            }
+            if built.server is not None:
+                info["server"] = built.server
             await self._publish(
                 ToolRegisterEvent(
                     tool_manager_id=self.tool_manager_id,
                     engine_id=self.engine_id,
                     session_id=self.session_id,
-                    tool_info={
-                        "name": built.name,
-                        "description": built.description,
-                        "parameters": built.parameters,
-                    },
+                    tool_info=info,
                 )
             )
-        return built
 
     def _wants(self, event_type: type[Any]) -> bool:
         return self.events is not None and self.events.has_handlers(event_type, self.session_id)
@@ -133,14 +150,19 @@ class ToolManager:
         Each source may be a function, a list of functions, a module, a module
         or package path (``"tools.weather"``), a ``.py`` file or a folder of
         them; from modules, files and folders, the functions marked ``@tool``
-        are taken, in definition order.
+        are taken, in definition order. An :class:`MCPServer` adds its tools
+        (after the functions; see :meth:`add_mcp_server`).
 
         Raises:
             ToolDefinitionError: a source cannot be loaded or holds no tools.
+            MCPServerError: an MCP server could not be started or reached.
         """
+        servers: list[MCPServer] = []
         registered = []
-        for function in collect_tools(sources):
+        for function in collect_tools(_without_servers(sources, servers)):
             registered.append(await self.register_tool(function))
+        for server in servers:
+            registered.extend(await self.add_mcp_server(server))
         return registered
 
     async def register_schema(self, schema: dict[str, Any]) -> Tool:
@@ -174,6 +196,93 @@ class ToolManager:
         call then fails with an error result saying so).
         """
         self._recorded = source
+
+    # -- MCP servers ----------------------------------------------------------
+
+    async def add_mcp_server(self, server: MCPServer) -> list[Tool]:
+        """Offer the tools of an MCP server; start it (or connect) if it is not open.
+
+        Its tools keep the server's names, or get its ``prefix``; they go
+        through the same path as functions (validation against their JSON
+        schema, timeouts, approvals, concurrency caps, events). They follow
+        the server: refreshed when it says its tools changed, or after it was
+        restarted. A server this call started is closed by :meth:`close`.
+
+        Raises:
+            MCPServerError: the server could not be started or reached.
+            ToolDefinitionError: one of its tools has the name of another tool.
+        """
+        if server in self._mcp_servers:
+            return [self.tools[name] for name in self._mcp_names.get(server, [])]
+        opened = not server.connected
+        server.add_listener(self._on_mcp_status)  # a failure to start is an event too
+        try:
+            await server.connect()
+            tools = await self._offer_mcp_tools(server)
+        except BaseException:
+            server.remove_listener(self._on_mcp_status)
+            if opened:
+                await server.close()
+            raise
+        self._mcp_servers[server] = opened
+        await self._on_mcp_status(server, "connected", server.summary)
+        return tools
+
+    @property
+    def mcp_servers(self) -> list[MCPServer]:
+        """The MCP servers whose tools are offered."""
+        return list(self._mcp_servers)
+
+    async def _offer_mcp_tools(self, server: MCPServer) -> list[Tool]:
+        """Offer the server's current tools in place of those it had."""
+        from llmgine.tools.mcp.convert import server_tools
+
+        mine = self._mcp_names.get(server, [])
+        tools = server_tools(server, await server.list_tools(), self.tools, mine)
+        for name in mine:
+            self.unregister_tool(name)
+        for built in tools:
+            await self._add(built)
+        self._mcp_names[server] = [t.name for t in tools]
+        return tools
+
+    async def _on_mcp_status(self, server: MCPServer, status: str, detail: str) -> None:
+        if server not in self._mcp_servers and status in ("connected", "closed"):
+            return  # being added (add_mcp_server says so once its tools are offered)
+        if status in ("tools_changed", "restarted") and server in self._mcp_servers:
+            try:
+                await self._offer_mcp_tools(server)
+            except ToolDefinitionError as exc:  # a new tool clashes: keep the old ones
+                logger.warning("%s", exc)
+                detail = f"{detail}; {exc}"
+        if self._wants(MCPServerStatusEvent):
+            await self._publish(
+                MCPServerStatusEvent(
+                    tool_manager_id=self.tool_manager_id,
+                    engine_id=self.engine_id,
+                    session_id=self.session_id,
+                    server=server.name,
+                    status=status,
+                    detail=self.redactor.redact_text(server.mask(detail)),
+                    tools=list(self._mcp_names.get(server, [])),
+                )
+            )
+
+    async def close(self) -> None:
+        """Close the MCP servers this manager started, and stop offering every server's tools.
+
+        Servers that were already open when added (you opened them) stay
+        open. Safe to call from any task, and more than once.
+        """
+        for server, opened in list(self._mcp_servers.items()):
+            try:
+                if opened:
+                    await server.close()
+            finally:
+                server.remove_listener(self._on_mcp_status)
+                self._mcp_servers.pop(server, None)
+                for name in self._mcp_names.pop(server, []):
+                    self.unregister_tool(name)
 
     def unregister_tool(self, name: str) -> bool:
         """Forget the tool named ``name``; return whether there was one."""
@@ -314,6 +423,10 @@ class ToolManager:
                 error=f"Error: {tool.name} did not finish within {timeout:g} seconds.",
                 error_type="timeout",
             )
+        except ToolCallError as exc:  # the tool's own message for the model
+            return await self._finish(
+                tool_call, started, arguments, error=str(exc), error_type=type(exc).__name__
+            )
         except Exception as exc:
             text = self.redactor.redact_text(str(exc))
             logger.info("Tool %s raised %s: %s", tool.name, type(exc).__name__, text)
@@ -376,6 +489,10 @@ class ToolManager:
             error = self.redactor.redact_text(error)
         # What the model reads is masked; ``value`` stays as the tool returned it.
         content = error if error is not None else self.redactor.redact_text(result_text(value))
+        parts = None
+        if isinstance(value, ToolOutput):
+            parts = [self._masked(part) for part in value.parts] if value.parts else None
+            value = value.value
         result = ToolResult(
             tool_call_id=tool_call.id,
             name=tool_call.name,
@@ -383,6 +500,7 @@ class ToolManager:
             is_error=error is not None,
             value=None if error is not None else value,
             duration_s=duration,
+            parts=None if error is not None else parts,
         )
         if self._wants(ToolExecuteResultEvent):
             await self._publish(
@@ -400,6 +518,24 @@ class ToolManager:
                 )
             )
         return result
+
+    def _masked(self, part: dict[str, Any]) -> dict[str, Any]:
+        if part.get("type") == "text" and isinstance(part.get("text"), str):
+            return {**part, "text": self.redactor.redact_text(part["text"])}
+        return part
+
+
+def _without_servers(sources: Iterable[Any], servers: list[MCPServer]) -> list[Any]:
+    """``sources`` without the MCP servers in them (nested lists too), which go to ``servers``."""
+    rest: list[Any] = []
+    for source in sources:
+        if isinstance(source, MCPServer):
+            servers.append(source)
+        elif isinstance(source, list | tuple | set):
+            rest.append(_without_servers(source, servers))
+        else:
+            rest.append(source)
+    return rest
 
 
 async def _gather(coroutines: Iterable[Any]) -> None:

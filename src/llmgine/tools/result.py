@@ -6,7 +6,28 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["RecordedResult", "ToolResult", "result_text"]
+__all__ = ["RecordedResult", "ToolOutput", "ToolResult", "result_text"]
+
+
+@dataclass
+class ToolOutput:
+    """A tool's return value with the text for the model given explicitly.
+
+    Return it from a tool (MCP tools do) to choose what the model reads and to
+    add content parts a provider can take beyond text, such as images.
+
+    Attributes:
+        text: What every model reads; it must stand on its own (describe an
+            image in it), as some providers take only text in tool results.
+        parts: OpenAI-format content parts (``{"type": "text", ...}``,
+            ``{"type": "image_url", ...}`` with a data URL) for providers that
+            take them in tool results (Anthropic); None for text only.
+        value: The raw value, kept in ``ToolResult.value``.
+    """
+
+    text: str
+    parts: list[dict[str, Any]] | None = None
+    value: Any = None
 
 
 def result_text(value: Any) -> str:
@@ -17,6 +38,8 @@ def result_text(value: Any) -> str:
     """
     if isinstance(value, str):
         return value
+    if isinstance(value, ToolOutput):
+        return value.text
     if value is None:
         return "null"
     dump = getattr(value, "model_dump_json", None)
@@ -43,6 +66,7 @@ class ToolResult:
         is_error: True when the tool did not run or failed.
         value: The tool's raw return value (None on errors).
         duration_s: Seconds the call took.
+        parts: Content parts beyond the text (images), from a :class:`ToolOutput`.
     """
 
     tool_call_id: str
@@ -51,10 +75,16 @@ class ToolResult:
     is_error: bool = False
     value: Any = None
     duration_s: float = 0.0
+    parts: list[dict[str, Any]] | None = None
+
+    @property
+    def message_content(self) -> str | list[dict[str, Any]]:
+        """The ``content`` of the result's ``tool`` message: the parts if any, else the text."""
+        return self.parts if self.parts else self.content
 
     def to_message(self) -> dict[str, Any]:
         """The result as an OpenAI-format ``tool`` message, ready for the context."""
-        return {"role": "tool", "tool_call_id": self.tool_call_id, "content": self.content}
+        return {"role": "tool", "tool_call_id": self.tool_call_id, "content": self.message_content}
 
 
 @dataclass(frozen=True)
