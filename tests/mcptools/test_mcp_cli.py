@@ -183,7 +183,7 @@ def test_a_one_shot_chat_uses_an_mcp_servers_tools(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("Tool results: get_weather: ")
     assert "get_forecast: " in proc.stdout and "Traceback" not in proc.stderr
-    (log,) = (tmp_path / "logs").glob("events_*.jsonl")
+    (log,) = (tmp_path / "logs").glob("*.jsonl")
     records = [json.loads(line) for line in log.read_text().splitlines()]
     statuses = [r["status"] for r in records if r["event_type"] == "MCPServerStatusEvent"]
     assert statuses == ["connected", "closed"]

@@ -1,7 +1,7 @@
-"""The ``llmgine`` command: ``chat``, ``ask``, ``consortium``, ``logs``, ``replay``, ``models``,
-``worker`` and ``mcp serve``.
+"""The ``llmgine`` command and its subcommands.
 
-Each subcommand mirrors a launcher: ``llmgine chat`` is ``python -m
+``chat``, ``ask``, ``consortium``, ``logs``, ``replay``, ``models``, ``worker`` and
+``mcp serve``. Each subcommand mirrors a launcher: ``llmgine chat`` is ``python -m
 llmgine.engines.tool_chat_engine`` (same options), ``llmgine ask`` the
 single-pass engine, ``llmgine consortium`` the consortium engine. Engines and
 their SDKs are imported only by the subcommand that runs them, so ``llmgine
@@ -130,7 +130,6 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--json", action="store_true", help="print the listing as JSON")
     models.add_argument("--version", action="version", version=f"llmgine {__version__}")
     add_worker_arguments(add("worker", WORKER, _worker))
-
 
     mcp = commands.add_parser("mcp", help=_MCP, description=_MCP)
     mcp.set_defaults(run=lambda _args: _usage(mcp))

@@ -168,7 +168,7 @@ class ToolChatEngine(Engine):
                 await self.tool_manager.register_tools(*pending)
             except LLMgineError as exc:  # an MCP server that cannot start, a bad tool...
                 self._unregistered = pending  # tried again on the next turn
-                return self._failed(command, str(exc))
+                return self._failed(command, str(exc), type(exc).__name__)
         self.usage.start_turn()
         checkpoint = self.context.checkpoint()
         self.context.store_string(command.prompt, "user")
