@@ -21,14 +21,7 @@ from typing import Any, TypeVar
 from llmgine.errors import ProviderError, ProviderTimeoutError, StructuredOutputError
 from llmgine.models.pricing import cost_usd
 from llmgine.models.request import LLMRequest, Messages, build_request
-from llmgine.models.response import (
-    LLMResponse,
-    StreamChunk,
-    TextDelta,
-    ThinkingDelta,
-    ToolCallDelta,
-    Usage,
-)
+from llmgine.models.response import LLMResponse, StreamChunk, Usage, stream_of
 from llmgine.models.retry import RetryPolicy
 
 __all__ = ["Messages", "Model"]
@@ -90,14 +83,8 @@ class Model(ABC):
 
         By default the whole answer of :meth:`request`, cut into one delta per part.
         """
-        response = await self.request(request)
-        if response.thinking:
-            yield ThinkingDelta(response.thinking)
-        if response.content:
-            yield TextDelta(response.content)
-        for index, call in enumerate(response.tool_calls):
-            yield ToolCallDelta(index, id=call.id, name=call.name, arguments=call.arguments)
-        yield response
+        for chunk in stream_of(await self.request(request)):
+            yield chunk
 
     async def request_structured(
         self, request: LLMRequest, response_model: type[T], max_retries: int

@@ -30,8 +30,8 @@ from llmgine.models.response import (
     ThinkingBlock,
     ThinkingDelta,
     ThinkingPart,
-    ToolCallDelta,
     Usage,
+    stream_of,
 )
 from llmgine.models.retry import RetryPolicy
 from llmgine.observability.journal import Entry, Journal
@@ -202,21 +202,13 @@ class ReplayModel(Model):
                 yield chunk
             return
         attempt, response = self._play(recorded)
-        deltas: list[StreamChunk] = [
+        deltas = [
             _DELTA_EVENTS[child.type](str(child.get("text")))
             for child in self.journal.children_of(attempt)
             if child.type in _DELTA_EVENTS and child.get("text")
         ]
-        if not deltas:  # one delta per part, as a model that does not stream
-            if response.thinking:
-                deltas.append(ThinkingDelta(response.thinking))
-            if response.content:
-                deltas.append(TextDelta(response.content))
-        for chunk in deltas:
+        for chunk in stream_of(response, deltas or None):
             yield chunk
-        for index, call in enumerate(response.tool_calls):
-            yield ToolCallDelta(index, id=call.id, name=call.name, arguments=call.arguments)
-        yield response
 
     async def request_structured(
         self, request: LLMRequest, response_model: type[T], max_retries: int

@@ -19,6 +19,7 @@ __all__ = [
     "ToolCallDelta",
     "Usage",
     "content_text",
+    "stream_of",
     "thinking_blocks_from_dicts",
 ]
 
@@ -253,3 +254,27 @@ def content_text(content: Any, sep: str = " ") -> str:
                 texts.append(text)
         return sep.join(text for text in texts if text)
     return str(content)
+
+
+def stream_of(
+    response: LLMResponse, deltas: list[TextDelta | ThinkingDelta] | None = None
+) -> list[StreamChunk]:
+    """A whole answer as the chunks of a stream: its deltas, its tool calls, itself last.
+
+    Args:
+        response: The answer.
+        deltas: The text and thinking pieces, as they came (None: one delta
+            per part, as from a model that does not stream).
+    """
+    chunks: list[StreamChunk] = []
+    if deltas is not None:
+        chunks.extend(deltas)
+    else:
+        if response.thinking:
+            chunks.append(ThinkingDelta(response.thinking))
+        if response.content:
+            chunks.append(TextDelta(response.content))
+    for index, call in enumerate(response.tool_calls):
+        chunks.append(ToolCallDelta(index, id=call.id, name=call.name, arguments=call.arguments))
+    chunks.append(response)
+    return chunks
