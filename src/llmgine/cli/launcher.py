@@ -31,11 +31,14 @@ from llmgine.observability.file import ensure_log_dir
 __all__ = [
     "UsageError",
     "add_engine_options",
+    "build_engine",
     "build_parser",
     "cli_application",
+    "engine_kwargs",
     "import_in_background",
     "main",
     "missing_key_warning",
+    "model_from_args",
     "read_prompt",
     "run",
     "run_command",
@@ -66,8 +69,16 @@ def cli_application(name: str, log_dir: str) -> ApplicationBootstrap[Application
     )
 
 
-def add_engine_options(parser: argparse.ArgumentParser, *, with_tools: bool) -> None:
-    """Add the options every engine's command line accepts to ``parser``."""
+def add_engine_options(
+    parser: argparse.ArgumentParser, *, with_tools: bool, with_prompt: bool = True
+) -> None:
+    """Add the options every engine's command line accepts to ``parser``.
+
+    Args:
+        parser: Where the options go.
+        with_tools: Add ``--tools``.
+        with_prompt: Add ``--prompt`` (a one-shot answer); a server has none.
+    """
     parser.add_argument(
         "--model",
         help="provider:model, e.g. openai:gpt-4.1-mini, anthropic:claude-haiku-4-5, demo "
@@ -83,9 +94,10 @@ def add_engine_options(parser: argparse.ArgumentParser, *, with_tools: bool) -> 
             help="@tool functions to offer (repeatable): a module path, a .py file or a "
             "folder of them, e.g. tools/weather.py or tools",
         )
-    parser.add_argument(
-        "--prompt", help="answer this prompt once and exit (text piped on stdin works too)"
-    )
+    if with_prompt:
+        parser.add_argument(
+            "--prompt", help="answer this prompt once and exit (text piped on stdin works too)"
+        )
     parser.add_argument("--no-stream", action="store_true", help="wait for whole answers")
     parser.add_argument(
         "--timeout",
@@ -166,16 +178,30 @@ def import_in_background(model: Model) -> threading.Thread | None:
     return thread
 
 
-def _engine_kwargs(engine_type: type[Engine], args: argparse.Namespace) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"session_id": "cli", "stream": not args.no_stream}
+def engine_kwargs(
+    engine_type: type[Engine], args: argparse.Namespace, session_id: str = "cli"
+) -> dict[str, Any]:
+    """The constructor arguments of ``engine_type`` that the parsed ``args`` give.
+
+    ``session_id`` and streaming (``--no-stream``), and ``--system`` when it was
+    given; only those the engine's constructor takes.
+    """
+    kwargs: dict[str, Any] = {"session_id": session_id, "stream": not args.no_stream}
     if args.system is not None:
         kwargs["system_prompt"] = args.system
     accepted = inspect.signature(engine_type).parameters
     return {key: value for key, value in kwargs.items() if key in accepted}
 
 
-def _model(args: argparse.Namespace) -> tuple[Model, str | None]:
-    """The model the command line asks for (or the default) and a notice to show."""
+def model_from_args(args: argparse.Namespace) -> tuple[Model, str | None]:
+    """The model the command line asks for (or the default) and a notice to show.
+
+    The notice is the offline model's, when no ``--model`` is given and no API
+    key is set; ``--timeout`` is applied to the model.
+
+    Raises:
+        UnknownModelError: ``--model`` names no known provider.
+    """
     if args.model:
         model, notice = get_model(args.model), None
     else:
@@ -185,24 +211,36 @@ def _model(args: argparse.Namespace) -> tuple[Model, str | None]:
     return model, notice
 
 
+async def build_engine(
+    engine_type: type[Engine], args: argparse.Namespace, model: Model, session_id: str = "cli"
+) -> Engine:
+    """An ``engine_type`` for the parsed ``args``, its ``--tools`` registered.
+
+    Raises:
+        LLMgineError: the tools cannot be loaded (the message says which and why).
+    """
+    engine = engine_type(model=model, **engine_kwargs(engine_type, args, session_id))  # type: ignore[call-arg]
+    sources = getattr(args, "tools", None) or []
+    if sources:
+        await engine.register_tools(*sources)  # type: ignore[attr-defined]
+    return engine
+
+
 async def run(engine_type: type[Engine], args: argparse.Namespace, prompt: str | None) -> int:
     """Build the engine and run it once (``prompt``) or interactively; return the exit code."""
     try:
-        model, notice = _model(args)
+        model, notice = model_from_args(args)
         app = cli_application(engine_type.__name__, args.log_dir)
     except LLMgineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     await app.bootstrap()
     try:
-        engine = engine_type(model=model, **_engine_kwargs(engine_type, args))  # type: ignore[call-arg]
-        sources = getattr(args, "tools", None) or []
-        if sources:
-            try:
-                await engine.register_tools(*sources)  # type: ignore[attr-defined]
-            except LLMgineError as exc:
-                print(f"error: {exc}", file=sys.stderr)
-                return 2
+        try:
+            engine = await build_engine(engine_type, args, model)
+        except LLMgineError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         if prompt is not None:
             return await _answer_once(engine, prompt, notice)
         import_in_background(model)
