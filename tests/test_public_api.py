@@ -23,6 +23,7 @@ PUBLIC_MODULES = [
     "llmgine.context",
     "llmgine.engines",
     "llmgine.cli",
+    "llmgine.web",
 ]
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from llmgine._version import __version__
 from llmgine.bootstrap import ApplicationBootstrap, ApplicationConfig
 from llmgine.engines.base import Engine
-from llmgine.engines.defaults import default_model
+from llmgine.engines.defaults import default_model, missing_key_warning
 from llmgine.engines.messages import EngineTextDeltaEvent
 from llmgine.errors import LLMgineError
 from llmgine.models.interface import Model
@@ -143,18 +143,6 @@ def read_prompt(args: argparse.Namespace) -> str | None:
     if not text.strip():
         raise UsageError("no prompt given")
     return text.strip()
-
-
-def missing_key_warning(model: Any) -> str | None:
-    """A warning line when ``model`` needs an API key that is not set, else None."""
-    missing = getattr(model, "missing_key", None)
-    variable = missing() if callable(missing) else None
-    if not variable:
-        return None
-    return (
-        f"warning: {variable} is not set, so {model.model_string} cannot answer; set it "
-        "in the environment or a .env file"
-    )
 
 
 def import_in_background(model: Model) -> threading.Thread | None:

@@ -1,8 +1,9 @@
-"""The ``llmgine`` command: ``chat``, ``ask``, ``consortium``, ``logs``, ``replay``, ``models``.
+"""The ``llmgine`` command and its subcommands: chat, ask, consortium, web, logs, replay, models.
 
 Each subcommand mirrors a launcher: ``llmgine chat`` is ``python -m
 llmgine.engines.tool_chat_engine`` (same options), ``llmgine ask`` the
-single-pass engine, ``llmgine consortium`` the consortium engine. Engines and
+single-pass engine, ``llmgine consortium`` the consortium engine; ``llmgine
+web`` serves any of them in a browser page (:mod:`llmgine.web`). Engines and
 their SDKs are imported only by the subcommand that runs them, so ``llmgine
 --help`` and ``llmgine models`` answer at once.
 """
@@ -50,6 +51,12 @@ def _consortium(args: argparse.Namespace) -> int:
     return run_command(args)
 
 
+def _web(args: argparse.Namespace) -> int:
+    from llmgine.cli.web_command import run_web
+
+    return run_web(args)
+
+
 def _logs(args: argparse.Namespace) -> int:
     from llmgine.cli.logs_command import run_logs
 
@@ -93,7 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_engine_options(add("chat", _CHAT, _chat), with_tools=True)
     add_engine_options(add("ask", _ASK, _ask), with_tools=False)
     add_arguments(add("consortium", DESCRIPTION, _consortium))
-    from llmgine.cli import logs_command, replay_command
+    from llmgine.cli import logs_command, replay_command, web_command
+
+    web_command.add_arguments(add("web", web_command.DESCRIPTION, _web))
 
     logs_command.add_arguments(add("logs", _LOGS, _logs))
     replay_command.add_arguments(add("replay", _REPLAY, _replay))
