@@ -87,10 +87,10 @@ class WebServer:
         self.base = f"{parts.scheme}://{parts.netloc}"
         self.token = parse_qs(parts.query)["token"][0]
 
-    def stop(self) -> int:
-        """Interrupt the server (as Ctrl-C does) and return its exit code."""
+    def stop(self, sig: int = signal.SIGINT) -> int:
+        """Interrupt the server (SIGINT: as Ctrl-C does) and return its exit code."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+            self.process.send_signal(sig)
             try:
                 self.process.wait(timeout=60)
             except subprocess.TimeoutExpired:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import signal
 import socket
 from pathlib import Path
 from typing import Any
@@ -64,8 +65,14 @@ def test_a_port_in_use_is_a_usage_error(tmp_path: Path) -> None:
     assert proc.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}")
 
 
-async def test_the_server_serves_the_page_and_a_conversation(tmp_path: Path) -> None:
-    """Uvicorn, the token and a turn over a real WebSocket (the browser test does more)."""
+@pytest.mark.parametrize(("stop", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+async def test_the_server_serves_the_page_and_a_conversation(
+    tmp_path: Path, stop: int, code: int
+) -> None:
+    """Uvicorn, the token and a turn over a real WebSocket (the browser test does more).
+
+    Ctrl-C (and SIGTERM) end it cleanly: the log is whole, there is no traceback.
+    """
     with WebServer(["--tools", WEATHER, "--log-dir", str(tmp_path / "logs")], tmp_path) as server:
         assert server.url.startswith("http://127.0.0.1:")
         async with httpx.AsyncClient(
@@ -93,11 +100,13 @@ async def test_the_server_serves_the_page_and_a_conversation(tmp_path: Path) -> 
                     ws, lambda m: m["kind"] == "turn" and m["state"] != "started"
                 )
         assert finished["result"].startswith("[offline demo] get_weather says: Perth: ")
-        assert server.stop() == 130  # Ctrl-C, as the chat's
+        assert server.stop(stop) == code  # 130 after Ctrl-C, as the chat's
         stderr = "".join(server.stderr)  # read to its end now
         assert "offline demo model" in stderr and "Traceback" not in stderr
     (log,) = (tmp_path / "logs").glob("*.jsonl")
-    assert "ToolExecuteResultEvent" in log.read_text()
+    logged = log.read_text()
+    assert "ToolExecuteResultEvent" in logged  # flushed when the bus stopped
+    assert logged.rstrip().splitlines()[-1].startswith('{"event_type":"SessionEndEvent"')
 
 
 async def _until(ws: Any, predicate: Any) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import copy
 import secrets
+import signal
 import sys
 from typing import Any
 
@@ -169,6 +170,7 @@ def run_web(args: argparse.Namespace) -> int:
     except (LLMgineError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    previous = _exit_on_sigterm()
     try:
         return asyncio.run(_serve(args, engines, app))
     except KeyboardInterrupt:
@@ -176,6 +178,26 @@ def run_web(args: argparse.Namespace) -> int:
     except LLMgineError as exc:  # e.g. the bus could not save its events at exit
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_sigterm() -> Any:
+    """Make SIGTERM end the server as Ctrl-C does: sessions closed, the log flushed.
+
+    Uvicorn shuts down on it, then raises it again; by default that would end
+    the process before the bus is stopped. Returns the handler it replaced
+    (None when this is not the main thread, where signals cannot be handled).
+    """
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    try:
+        return signal.signal(signal.SIGTERM, terminate)
+    except ValueError:
+        return None
 
 
 async def _serve(args: argparse.Namespace, engines: WebEngines, app: Any) -> int:

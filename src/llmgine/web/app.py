@@ -124,6 +124,7 @@ def create_app(
         redactor=masker,
     )
     log_dir = Path(settings.log_dir)
+    title = masker.redact_text(settings.title)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -140,11 +141,11 @@ def create_app(
 
     async def page(request: Request) -> Response:
         html = resources.files("llmgine.web").joinpath("static/index.html").read_bytes()
-        return HTMLResponse(html.replace(b"{{title}}", _escape(settings.title).encode()))
+        return HTMLResponse(html.replace(b"{{title}}", _escape(title).encode()))
 
     async def socket(websocket: WebSocket) -> None:
         await websocket.accept()
-        await _serve_socket(websocket, registry, masker, settings)
+        await _serve_socket(websocket, registry, masker, title)
 
     async def logs(request: Request) -> Response:
         runs = await run_in_threadpool(_runs_inside, log_dir)
@@ -239,7 +240,7 @@ def _escape(text: str) -> str:
 
 
 async def _serve_socket(
-    websocket: WebSocket, registry: SessionRegistry, masker: Redactor, settings: WebSettings
+    websocket: WebSocket, registry: SessionRegistry, masker: Redactor, title: str
 ) -> None:
     """One tab's connection: hello, then the session's messages out and requests in."""
     requested = websocket.query_params.get("session") or None
@@ -268,7 +269,7 @@ async def _serve_socket(
         "requested": requested,
         "since": since,
         "last_seq": session.outbox.last_seq,
-        "title": settings.title,
+        "title": title,
         "state": session.state(),
     }
     await websocket.send_text(dumps_json(hello).decode())
