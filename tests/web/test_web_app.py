@@ -365,3 +365,18 @@ def test_stopping_the_server_ends_every_session(web_bus: MessageBus, tmp_path: P
         assert registry.connected(session_id)
     assert registry.sessions == {}
     assert web_bus.unregister_session_handlers(session_id) == 0
+
+
+def test_a_session_that_cannot_start_says_why(web_bus: MessageBus, tmp_path: Path) -> None:
+    from llmgine.errors import ConfigurationError
+
+    async def broken(session_id: str) -> Any:
+        raise ConfigurationError(f"cannot start: key sk-proj-{'Q' * 24} refused")
+
+    with client_for(tmp_path, broken) as client, connect(client) as ws:
+        fatal = receive(ws)
+        assert fatal["kind"] == "fatal" and "cannot start" in fatal["error"]
+        assert "QQQQ" not in fatal["error"]  # masked
+        with pytest.raises(WebSocketDisconnect) as closed:
+            receive(ws)
+        assert closed.value.code == 4500
