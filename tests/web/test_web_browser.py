@@ -36,6 +36,8 @@ if CHROMIUM is None:
 
 from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
 
+expect.set_options(timeout=WAIT)  # every expectation, not only the ones that say so
+
 TOOLS = '''\
 """Tools of the browser test: one that asks first, a slow one, an echo."""
 
