@@ -28,7 +28,7 @@ LAYERS: list[set[str]] = [
     {"llmgine.models"},
     {"llmgine.context"},
     {"llmgine.engines"},
-    {"llmgine.bootstrap", "llmgine.cli"},
+    {"llmgine.bootstrap", "llmgine.cli", "llmgine.web"},
     {"llmgine"},  # the package's own __init__: the public API
 ]
 #: May import anything; nothing in the package imports them.

@@ -24,6 +24,7 @@ PUBLIC_MODULES = [
     "llmgine.engines",
     "llmgine.cli",
     "llmgine.distributed",
+    "llmgine.web",
 ]
 
 

@@ -61,8 +61,11 @@ __all__ = [
     "ConsortiumIterationComponent",
     "ConsortiumMemberComponent",
     "add_arguments",
+    "add_consortium_options",
     "build_parser",
     "consortium_cli",
+    "consortium_from_args",
+    "consortium_models",
     "main",
     "run_command",
     "offline_consortium",
@@ -255,6 +258,26 @@ def build_parser(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the consortium's options to ``parser``."""
+    add_consortium_options(parser)
+    add = parser.add_argument
+    add("--prompt", help="answer this prompt once and exit (text piped on stdin works too)")
+    add("--no-stream", action="store_true", help="accepted for compatibility: answers come whole")
+    add("--log-dir", default="logs", help="where the JSONL event log goes (default: logs)")
+    add(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="seconds each model call may take before it is retried or fails (default: 120)",
+    )
+    add("--version", action="version", version=f"llmgine {__version__}")
+
+
+def add_consortium_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """Add the options that make up a consortium (members, arbiter, strategy...) to ``parser``.
+
+    What :func:`consortium_from_args` reads, together with ``--timeout``;
+    ``llmgine web --engine consortium`` takes them too.
+    """
     add = parser.add_argument
     add(
         "--member",
@@ -267,9 +290,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--arbiter", help="the combining model (default: the first member's model)")
     add("--backup-arbiter", help="used when the arbiter fails")
     add("--strategy", choices=list(STRATEGIES), default="arbiter", help="(default: arbiter)")
-    add("--prompt", help="answer this prompt once and exit (text piped on stdin works too)")
-    add("--no-stream", action="store_true", help="accepted for compatibility: answers come whole")
-    add("--log-dir", default="logs", help="where the JSONL event log goes (default: logs)")
     add("--min-iterations", type=int, help="arbiter: rounds run at least")
     add("--max-iterations", type=int, help="arbiter: rounds run at most")
     add("--confidence-threshold", type=float, help="arbiter: confidence that ends the rounds")
@@ -286,13 +306,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--member-timeout", type=float, default=120, help="seconds per member call (default: 120)")
     add("--member-retries", type=int, default=1, help="extra tries per member (default: 1)")
     add("--seed", type=int, help="seed of the anonymising shuffle")
-    add(
-        "--timeout",
-        type=float,
-        metavar="SECONDS",
-        help="seconds each model call may take before it is retried or fails (default: 120)",
-    )
-    add("--version", action="version", version=f"llmgine {__version__}")
 
 
 def _strategy_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -331,32 +344,54 @@ def _models(args: argparse.Namespace) -> tuple[list[Any], Any, str | None]:
     return members, arbiter or offline_arbiter, OFFLINE_NOTICE
 
 
+def consortium_from_args(
+    args: argparse.Namespace, session_id: str = "cli"
+) -> tuple[ConsortiumEngine, str | None, list[str]]:
+    """The consortium the parsed options describe, the offline notice, and key warnings.
+
+    The notice is set when no member is given and no API key is set (offline
+    demo members answer); one warning per model whose API key is missing.
+    ``--timeout`` is applied to every model.
+
+    Raises:
+        LLMgineError: a model name is unknown or the engine cannot be made.
+        ValueError: a strategy option is malformed or does not apply.
+    """
+    members, arbiter, notice = _models(args)
+    engine = ConsortiumEngine(
+        members,
+        arbiter,
+        args.strategy,
+        backup_arbiter=args.backup_arbiter,
+        session_id=session_id,
+        max_concurrency=args.max_concurrency,
+        member_timeout=args.member_timeout,
+        member_retries=args.member_retries,
+        budget_tokens=args.budget_tokens,
+        budget_usd=args.budget_usd,
+        seed=args.seed,
+        **_strategy_options(args),
+    )
+    return engine, notice, _key_warnings(consortium_models(engine), args.timeout)
+
+
+def consortium_models(engine: ConsortiumEngine) -> list[Model]:
+    """Every model the consortium calls: its members', the arbiter, the backup arbiter."""
+    models = [member.model for member in engine.members] + [engine.arbiter]
+    if engine.backup_arbiter is not None:
+        models.append(engine.backup_arbiter)
+    return models
+
+
 async def run(args: argparse.Namespace, prompt: str | None) -> int:
     """Build the consortium and answer once (``prompt``) or interactively; the exit code."""
     try:
-        members, arbiter, notice = _models(args)
-        engine = ConsortiumEngine(
-            members,
-            arbiter,
-            args.strategy,
-            backup_arbiter=args.backup_arbiter,
-            session_id="cli",
-            max_concurrency=args.max_concurrency,
-            member_timeout=args.member_timeout,
-            member_retries=args.member_retries,
-            budget_tokens=args.budget_tokens,
-            budget_usd=args.budget_usd,
-            seed=args.seed,
-            **_strategy_options(args),
-        )
+        engine, notice, warnings = consortium_from_args(args)
         app = cli_application("ConsortiumEngine", args.log_dir)
     except (LLMgineError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    models = [member.model for member in engine.members] + [engine.arbiter]
-    if engine.backup_arbiter is not None:
-        models.append(engine.backup_arbiter)
-    warnings = _key_warnings(models, args.timeout)
+    models = consortium_models(engine)
     await app.bootstrap()
     try:
         if prompt is not None:

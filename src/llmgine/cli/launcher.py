@@ -21,7 +21,7 @@ from typing import Any
 from llmgine._version import __version__
 from llmgine.bootstrap import ApplicationBootstrap, ApplicationConfig
 from llmgine.engines.base import Engine
-from llmgine.engines.defaults import default_model
+from llmgine.engines.defaults import default_model, missing_key_warning
 from llmgine.engines.messages import EngineTextDeltaEvent
 from llmgine.errors import LLMgineError
 from llmgine.models.interface import Model
@@ -31,11 +31,14 @@ from llmgine.observability.file import ensure_log_dir
 __all__ = [
     "UsageError",
     "add_engine_options",
+    "build_engine",
     "build_parser",
     "cli_application",
+    "engine_kwargs",
     "import_in_background",
     "main",
     "missing_key_warning",
+    "model_from_args",
     "read_prompt",
     "run",
     "run_command",
@@ -66,8 +69,16 @@ def cli_application(name: str, log_dir: str) -> ApplicationBootstrap[Application
     )
 
 
-def add_engine_options(parser: argparse.ArgumentParser, *, with_tools: bool) -> None:
-    """Add the options every engine's command line accepts to ``parser``."""
+def add_engine_options(
+    parser: argparse.ArgumentParser, *, with_tools: bool, with_prompt: bool = True
+) -> None:
+    """Add the options every engine's command line accepts to ``parser``.
+
+    Args:
+        parser: Where the options go.
+        with_tools: Add ``--tools``.
+        with_prompt: Add ``--prompt`` (a one-shot answer); a server has none.
+    """
     parser.add_argument(
         "--model",
         help="provider:model, e.g. openai:gpt-4.1-mini, anthropic:claude-haiku-4-5, demo "
@@ -86,9 +97,10 @@ def add_engine_options(parser: argparse.ArgumentParser, *, with_tools: bool) -> 
         from llmgine.cli.mcp_command import add_mcp_options
 
         add_mcp_options(parser)
-    parser.add_argument(
-        "--prompt", help="answer this prompt once and exit (text piped on stdin works too)"
-    )
+    if with_prompt:
+        parser.add_argument(
+            "--prompt", help="answer this prompt once and exit (text piped on stdin works too)"
+        )
     parser.add_argument("--no-stream", action="store_true", help="wait for whole answers")
     parser.add_argument(
         "--timeout",
@@ -136,18 +148,6 @@ def read_prompt(args: argparse.Namespace) -> str | None:
     return text.strip()
 
 
-def missing_key_warning(model: Any) -> str | None:
-    """A warning line when ``model`` needs an API key that is not set, else None."""
-    missing = getattr(model, "missing_key", None)
-    variable = missing() if callable(missing) else None
-    if not variable:
-        return None
-    return (
-        f"warning: {variable} is not set, so {model.model_string} cannot answer; set it "
-        "in the environment or a .env file"
-    )
-
-
 def import_in_background(model: Model) -> threading.Thread | None:
     """Import ``model``'s provider SDK in a thread, while the user types the first message.
 
@@ -169,16 +169,30 @@ def import_in_background(model: Model) -> threading.Thread | None:
     return thread
 
 
-def _engine_kwargs(engine_type: type[Engine], args: argparse.Namespace) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"session_id": "cli", "stream": not args.no_stream}
+def engine_kwargs(
+    engine_type: type[Engine], args: argparse.Namespace, session_id: str = "cli"
+) -> dict[str, Any]:
+    """The constructor arguments of ``engine_type`` that the parsed ``args`` give.
+
+    ``session_id`` and streaming (``--no-stream``), and ``--system`` when it was
+    given; only those the engine's constructor takes.
+    """
+    kwargs: dict[str, Any] = {"session_id": session_id, "stream": not args.no_stream}
     if args.system is not None:
         kwargs["system_prompt"] = args.system
     accepted = inspect.signature(engine_type).parameters
     return {key: value for key, value in kwargs.items() if key in accepted}
 
 
-def _model(args: argparse.Namespace) -> tuple[Model, str | None]:
-    """The model the command line asks for (or the default) and a notice to show."""
+def model_from_args(args: argparse.Namespace) -> tuple[Model, str | None]:
+    """The model the command line asks for (or the default) and a notice to show.
+
+    The notice is the offline model's, when no ``--model`` is given and no API
+    key is set; ``--timeout`` is applied to the model.
+
+    Raises:
+        UnknownModelError: ``--model`` names no known provider.
+    """
     if args.model:
         model, notice = get_model(args.model), None
     else:
@@ -188,12 +202,38 @@ def _model(args: argparse.Namespace) -> tuple[Model, str | None]:
     return model, notice
 
 
+async def build_engine(
+    engine_type: type[Engine],
+    args: argparse.Namespace,
+    model: Model,
+    session_id: str = "cli",
+    extra_sources: Sequence[Any] = (),
+) -> Engine:
+    """An ``engine_type`` for the parsed ``args``, its ``--tools`` (and ``extra_sources``) registered.
+
+    Raises:
+        LLMgineError: the tools cannot be loaded or an MCP server cannot start
+            (the message says which and why); what was started is closed.
+    """
+    engine = engine_type(model=model, **engine_kwargs(engine_type, args, session_id))  # type: ignore[call-arg]
+    sources = [*(getattr(args, "tools", None) or []), *extra_sources]
+    if sources:
+        try:
+            await engine.register_tools(*sources)  # type: ignore[attr-defined]
+        except BaseException:
+            close = getattr(engine, "close", None)
+            if close is not None:  # MCP servers it started are stopped
+                await close()
+            raise
+    return engine
+
+
 async def run(engine_type: type[Engine], args: argparse.Namespace, prompt: str | None) -> int:
     """Build the engine and run it once (``prompt``) or interactively; return the exit code."""
     from llmgine.cli.mcp_command import mcp_servers, watch_mcp_status
 
     try:
-        model, notice = _model(args)
+        model, notice = model_from_args(args)
         app = cli_application(engine_type.__name__, args.log_dir)
         servers = mcp_servers(args)
     except LLMgineError as exc:
@@ -202,14 +242,11 @@ async def run(engine_type: type[Engine], args: argparse.Namespace, prompt: str |
     await app.bootstrap()
     engine: Engine | None = None
     try:
-        engine = engine_type(model=model, **_engine_kwargs(engine_type, args))  # type: ignore[call-arg]
-        sources = [*(getattr(args, "tools", None) or []), *servers]
-        if sources:
-            try:
-                await engine.register_tools(*sources)  # type: ignore[attr-defined]
-            except LLMgineError as exc:
-                print(f"error: {exc}", file=sys.stderr)
-                return 2
+        try:
+            engine = await build_engine(engine_type, args, model, extra_sources=servers)
+        except LLMgineError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         if prompt is not None:  # MCP trouble on stderr: stdout is only the answer
             watch_mcp_status(engine.bus, engine.session_id, _to_stderr, quiet=True)
             return await _answer_once(engine, prompt, notice)

@@ -3,7 +3,8 @@
 ``chat``, ``ask``, ``consortium``, ``logs``, ``replay``, ``models``, ``worker`` and
 ``mcp serve``. Each subcommand mirrors a launcher: ``llmgine chat`` is ``python -m
 llmgine.engines.tool_chat_engine`` (same options), ``llmgine ask`` the
-single-pass engine, ``llmgine consortium`` the consortium engine. Engines and
+single-pass engine, ``llmgine consortium`` the consortium engine; ``llmgine
+web`` serves any of them in a browser page (:mod:`llmgine.web`). Engines and
 their SDKs are imported only by the subcommand that runs them, so ``llmgine
 --help`` and ``llmgine models`` answer at once.
 """
@@ -58,6 +59,12 @@ def _consortium(args: argparse.Namespace) -> int:
     from llmgine.cli.consortium import run_command
 
     return run_command(args)
+
+
+def _web(args: argparse.Namespace) -> int:
+    from llmgine.cli.web_command import run_web
+
+    return run_web(args)
 
 
 def _logs(args: argparse.Namespace) -> int:
@@ -122,7 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_engine_options(add("ask", _ASK, _ask), with_tools=False)
     add_arguments(add("consortium", DESCRIPTION, _consortium))
-    from llmgine.cli import logs_command, replay_command
+    from llmgine.cli import logs_command, replay_command, web_command
+
+    web_command.add_arguments(add("web", web_command.DESCRIPTION, _web))
 
     logs_command.add_arguments(add("logs", _LOGS, _logs))
     replay_command.add_arguments(add("replay", _REPLAY, _replay))

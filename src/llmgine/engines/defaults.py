@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from llmgine.models.interface import Model
 from llmgine.models.registry import get_model
 from llmgine.providers.credentials import load_dotenv_once
 
-__all__ = ["DEFAULT_MODELS", "default_model"]
+__all__ = ["DEFAULT_MODELS", "default_model", "missing_key_warning"]
 
 #: Checked in order: the model used when its provider's key variable is set.
 DEFAULT_MODELS: tuple[tuple[str, str], ...] = (
@@ -34,3 +35,15 @@ def default_model() -> tuple[Model, str | None]:
         if os.environ.get(variable):
             return get_model(name), None
     return get_model("demo"), OFFLINE_NOTICE
+
+
+def missing_key_warning(model: Any) -> str | None:
+    """A warning line when ``model`` needs an API key that is not set, else None."""
+    missing = getattr(model, "missing_key", None)
+    variable = missing() if callable(missing) else None
+    if not variable:
+        return None
+    return (
+        f"warning: {variable} is not set, so {model.model_string} cannot answer; set it "
+        "in the environment or a .env file"
+    )

@@ -1,0 +1,239 @@
+"""``llmgine web``: the engines' chat in a browser page, served on this machine.
+
+Takes the options of ``llmgine chat`` (``--model``, ``--tools``, ``--system``,
+``--log-dir``...), ``--engine`` to pick the engine, the consortium's options
+for ``--engine consortium``, and where to listen (``--host 127.0.0.1`` by
+default, ``--port``). Each browser tab gets its own engine in its own bus
+session. The server prints the page's URL with a fresh access token, as
+Jupyter does; every request needs it. Usage errors (a bad model, tools that
+cannot load, a port in use, the ``web`` extra missing) are one ``error:``
+line and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import secrets
+import signal
+import sys
+from typing import Any
+
+from llmgine.cli.consortium import add_consortium_options, consortium_from_args
+from llmgine.cli.launcher import (
+    UsageError,
+    add_engine_options,
+    build_engine,
+    cli_application,
+    model_from_args,
+)
+from llmgine.engines.base import Engine
+from llmgine.engines.defaults import missing_key_warning
+from llmgine.errors import LLMgineError
+
+__all__ = ["ENGINE_NAMES", "DESCRIPTION", "WebEngines", "add_arguments", "run_web"]
+
+DESCRIPTION = (
+    "Serve the chat in a browser page: answers streamed live, tool panels, approvals, Stop, "
+    "and a live trace view of each turn. Listens on 127.0.0.1 unless --host says otherwise; "
+    "the URL it prints carries the access token every request needs."
+)
+#: ``--engine`` choices.
+ENGINE_NAMES = ("tool_chat", "single", "consortium")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``llmgine web``'s options to ``parser``."""
+    parser.add_argument(
+        "--engine",
+        choices=ENGINE_NAMES,
+        default="tool_chat",
+        help="the engine each tab talks to (default: tool_chat)",
+    )
+    add_engine_options(parser, with_tools=True, with_prompt=False)
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0 opens "
+        "the page to the network, still behind the token)",
+    )
+    parser.add_argument(
+        "--port", type=int, default=8000, help="port to listen on (default: 8000; 0: a free one)"
+    )
+    parser.add_argument(
+        "--approval-timeout",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="seconds a tool approval waits for an answer in the page, then it is denied "
+        "(default: 120)",
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=900.0,
+        metavar="SECONDS",
+        help="seconds a tab's session is kept after it disconnects, so it can reconnect "
+        "(default: 900)",
+    )
+    consortium = parser.add_argument_group("consortium", "with --engine consortium")
+    add_consortium_options(consortium)
+
+
+class WebEngines:
+    """Makes each tab's engine from the parsed command line (the same engine each time).
+
+    Models and tools are resolved once, here, so a bad name fails at start
+    and not in the first tab.
+
+    Args:
+        args: The parsed options.
+
+    Raises:
+        UsageError: options that do not go together (``--tools`` with the consortium...).
+        LLMgineError: a model is unknown or the tools cannot be loaded.
+        ValueError: a consortium option is malformed.
+    """
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.kind = args.engine
+        self.notices: list[str] = []
+        self.tools: list[Any] = []
+        if self.kind == "consortium":
+            for flag, value in (("--tools", args.tools), ("--model", args.model)):
+                if value:
+                    raise UsageError(f"{flag} does not apply to --engine consortium (use --member)")
+            engine, notice, warnings = consortium_from_args(args, "web")
+            self.engine_type: type[Engine] = type(engine)
+            self.title = f"ConsortiumEngine · {engine.strategy.name}"
+            self.notices = [line for line in (notice, *warnings) if line]
+            return
+        if args.member or args.arbiter:
+            raise UsageError("--member and --arbiter need --engine consortium")
+        self.engine_type = _engine_type(self.kind)
+        if args.tools and not hasattr(self.engine_type, "register_tools"):
+            raise UsageError(f"--tools needs --engine tool_chat ({self.kind} calls no tools)")
+        self.model, notice = model_from_args(args)
+        self.tools = _load_tools(args.tools)
+        self.title = f"{self.engine_type.__name__} · {self.model.model_string}"
+        self.notices = [line for line in (notice, missing_key_warning(self.model)) if line]
+
+    async def create(self, session_id: str) -> Engine:
+        """A new engine for the tab of ``session_id``."""
+        if self.kind == "consortium":
+            return consortium_from_args(self.args, session_id)[0]
+        args = copy.copy(self.args)
+        args.tools = self.tools  # loaded once: each tab registers the same functions
+        return await build_engine(self.engine_type, args, self.model, session_id)
+
+
+def _engine_type(kind: str) -> type[Engine]:
+    if kind == "single":
+        from llmgine.engines.single_pass_engine import SinglePassEngine
+
+        return SinglePassEngine
+    from llmgine.engines.tool_chat_engine import ToolChatEngine
+
+    return ToolChatEngine
+
+
+def _load_tools(sources: list[Any]) -> list[Any]:
+    """The ``@tool`` functions of ``--tools``, each checked to make a valid tool."""
+    if not sources:
+        return []
+    from llmgine.tools.definition import tool_options
+    from llmgine.tools.loading import collect_tools
+    from llmgine.tools.schema import build_tool
+
+    functions = collect_tools(sources)
+    for function in functions:
+        build_tool(function, tool_options(function))
+    return functions
+
+
+def run_web(args: argparse.Namespace) -> int:
+    """Run ``llmgine web`` for parsed ``args``; the exit code (130 after Ctrl-C)."""
+    try:
+        import llmgine.web  # noqa: F401 - needs the web extra
+    except ImportError as exc:
+        print(
+            f"error: llmgine web needs the web extra ({exc.name or exc} is not installed): "
+            "pip install 'llmgine[web]'",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        engines = WebEngines(args)
+        app = cli_application(engines.engine_type.__name__, args.log_dir)
+    except (LLMgineError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    previous = _exit_on_sigterm()
+    try:
+        return asyncio.run(_serve(args, engines, app))
+    except KeyboardInterrupt:
+        return 130
+    except LLMgineError as exc:  # e.g. the bus could not save its events at exit
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_sigterm() -> Any:
+    """Make SIGTERM end the server as Ctrl-C does: sessions closed, the log flushed.
+
+    Uvicorn shuts down on it, then raises it again; by default that would end
+    the process before the bus is stopped. Returns the handler it replaced
+    (None when this is not the main thread, where signals cannot be handled).
+    """
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    try:
+        return signal.signal(signal.SIGTERM, terminate)
+    except ValueError:
+        return None
+
+
+async def _serve(args: argparse.Namespace, engines: WebEngines, app: Any) -> int:
+    from llmgine.web import WebSettings, bind_socket, create_app, is_loopback, serve, url_host
+
+    try:
+        sock = bind_socket(args.host, args.port)
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port} ({exc})", file=sys.stderr)
+        return 2
+    token = secrets.token_urlsafe(32)
+    settings = WebSettings(
+        token=token,
+        log_dir=args.log_dir,
+        title=engines.title,
+        notices=engines.notices,
+        approval_timeout=args.approval_timeout,
+        idle_timeout=args.idle_timeout,
+        loopback_only=is_loopback(args.host),
+    )
+    await app.bootstrap()
+    try:
+        web_app = create_app(engines.create, settings)
+        for line in engines.notices:
+            print(line, file=sys.stderr)
+        if not settings.loopback_only:
+            print(
+                f"warning: listening on {args.host}: the page is reachable from the network "
+                "(anyone with the URL's token can use it)",
+                file=sys.stderr,
+            )
+        print(f"LLMgine web: {engines.title}", flush=True)
+        print(f"    http://{url_host(sock)}/?token={token}", flush=True)
+        print("Open the URL above in a browser; Ctrl-C stops the server.", flush=True)
+        await serve(web_app, sock)
+        return 0
+    finally:
+        sock.close()
+        await app.shutdown()

@@ -1,0 +1,39 @@
+"""The web front end: the engines' chat in a browser page, over a WebSocket (``llmgine web``).
+
+Like the terminal CLI the page only listens to bus events and sends
+commands: every browser tab is a bus session with its own engine. A live
+trace view shows each turn's tree (command -> model calls -> tool calls)
+and opens the logs of the log directory read-only. Every request needs the
+access token printed at start; nothing is loaded from the internet.
+
+Needs the ``web`` extra (``pip install 'llmgine[web]'``)::
+
+    from llmgine.web import WebSettings, create_app
+
+    async def engine_for(session_id: str) -> Engine:
+        return ToolChatEngine(session_id=session_id, model="demo", stream=True)
+
+    app = create_app(engine_for, WebSettings(token="..."))  # an ASGI app
+"""
+
+from llmgine.web.app import WebSettings, create_app
+from llmgine.web.outbox import Outbox
+from llmgine.web.registry import EngineFactory, SessionRegistry
+from llmgine.web.security import AccessGuard, is_loopback, resolve_log_file
+from llmgine.web.server import bind_socket, serve, url_host
+from llmgine.web.session import WebSession
+
+__all__ = [
+    "AccessGuard",
+    "EngineFactory",
+    "Outbox",
+    "SessionRegistry",
+    "WebSession",
+    "WebSettings",
+    "bind_socket",
+    "create_app",
+    "is_loopback",
+    "resolve_log_file",
+    "serve",
+    "url_host",
+]

@@ -1,0 +1,235 @@
+// The page: one WebSocket to this tab's session, the controls, the views.
+//
+// The session id is kept in sessionStorage: it belongs to this tab, so a
+// reload (or a dropped connection) finds the same conversation, and another
+// tab gets its own. Every message from the server is numbered; on a
+// reconnect the page asks for those after the last one it saw.
+
+import { Chat } from "./chat.js";
+import { dollars, el, tokens } from "./dom.js";
+import { TraceView } from "./trace.js";
+
+const SESSION_KEY = "llmgine-session";
+const $ = (selector) => document.querySelector(selector);
+
+const ui = {
+  connection: $("#connection"),
+  banner: $("#banner"),
+  prompt: $("#prompt"),
+  send: $("#send"),
+  stop: $("#stop"),
+  usage: $("#usage"),
+  title: $("#title"),
+  modelInput: $("#model-input"),
+  modelSwitch: $("#model-switch"),
+  systemPanel: $("#system-panel"),
+  systemToggle: $("#system-toggle"),
+  systemInput: $("#system-input"),
+  clear: $("#clear"),
+  cost: $("#cost"),
+  trace: $("#trace"),
+  traceToggle: $("#trace-toggle"),
+};
+
+let sessionId = sessionStorage.getItem(SESSION_KEY);
+let lastSeq = 0;
+let socket = null;
+let retries = 0;
+let busy = false;
+let notices = [];
+
+const chat = new Chat($("#messages"), send);
+const trace = new TraceView(ui.trace);
+
+function send(request) {
+  if (!socket || socket.readyState !== WebSocket.OPEN) {
+    chat.notice("Not connected: the request was not sent.", "error");
+    return false;
+  }
+  socket.send(JSON.stringify(request));
+  return true;
+}
+
+function setConnection(state, text) {
+  document.body.dataset.connection = state;
+  ui.connection.dataset.state = state;
+  ui.connection.textContent = text;
+}
+
+function setBusy(value) {
+  busy = value;
+  document.body.dataset.busy = value ? "yes" : "no";
+  ui.send.disabled = value;
+  ui.stop.disabled = !value;
+}
+
+function showBanner(lines, extra = null) {
+  ui.banner.replaceChildren(...lines.map((line) => el("div", { text: line })));
+  if (extra) ui.banner.append(extra);
+  ui.banner.hidden = !lines.length && !extra;
+}
+
+// -- the connection ------------------------------------------------------------------------
+
+function connect() {
+  const params = new URLSearchParams({ since: String(lastSeq) });
+  if (sessionId) params.set("session", sessionId);
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  setConnection("connecting", retries ? "reconnecting…" : "connecting…");
+  socket = new WebSocket(`${scheme}://${location.host}/ws?${params}`);
+  let greeted = false;
+  socket.addEventListener("message", (event) => {
+    greeted = true;
+    receive(JSON.parse(event.data));
+  });
+  socket.addEventListener("close", (event) => closed(event, greeted));
+}
+
+async function refused() {
+  // A refused handshake reaches the page as a plain failure: ask over HTTP why.
+  try {
+    const response = await fetch("/", { method: "HEAD", cache: "no-store" });
+    return response.status === 403;
+  } catch {
+    return false;
+  }
+}
+
+async function closed(event, greeted) {
+  socket = null;
+  setBusy(false);
+  if (!greeted && (await refused())) {
+    setConnection("refused", "refused");
+    showBanner(["The server refused this page: open the URL (with its token) that llmgine web printed."]);
+    return;
+  }
+  if (event.code === 4409) {
+    setConnection("elsewhere", "open in another tab");
+    const restart = el("button", { type: "button", text: "Start a new conversation here", onclick: () => {
+      sessionStorage.removeItem(SESSION_KEY);
+      sessionId = null;
+      lastSeq = 0;
+      connect();
+    } });
+    showBanner(["This conversation was opened in another tab."], restart);
+    return;
+  }
+  if (event.code === 4403) {
+    setConnection("refused", "refused");
+    showBanner(["The server refused the connection: open the URL (with its token) that llmgine web printed."]);
+    return;
+  }
+  if (event.code === 4429 || event.code === 4500) {
+    setConnection("refused", "refused");
+    showBanner([event.reason || "The server could not start a session."]);
+    return;
+  }
+  retries += 1;
+  const delay = event.code === 4410 ? 0 : Math.min(5000, 250 * 2 ** Math.min(retries, 5));
+  setConnection("offline", "reconnecting…");
+  setTimeout(connect, delay);
+}
+
+function receive(message) {
+  if (typeof message.seq === "number") {
+    if (message.seq <= lastSeq) return; // seen before a reconnect
+    lastSeq = message.seq;
+  }
+  const handler = handlers[message.kind];
+  if (handler) handler(message);
+}
+
+const handlers = {
+  hello(message) {
+    retries = 0;
+    if (message.requested && !message.resumed) {
+      chat.notice("The server no longer had the earlier conversation of this tab: this is a new one.", "warning");
+    }
+    sessionId = message.session_id;
+    sessionStorage.setItem(SESSION_KEY, sessionId);
+    if (message.since === 0) {
+      chat.reset();
+      trace.reset();
+      lastSeq = 0;
+    }
+    document.body.dataset.session = sessionId;
+    setConnection("open", "connected");
+    applyState(message.state);
+  },
+  state: applyState,
+  event: (message) => chat.onEvent(message.type, message.event),
+  trace: (message) => trace.onTrace(message),
+  turn(message) {
+    chat.onTurn(message);
+    setBusy(message.state === "started");
+  },
+  approval: (message) => chat.onApproval(message),
+  approval_done: (message) => chat.onApprovalDone(message),
+  notice: (message) => chat.notice(message.text, message.level),
+  cleared: () => chat.cleared(),
+  gap: () => chat.notice("Some earlier messages were dropped while this tab was away.", "warning"),
+  fatal: (message) => showBanner([`The session could not start: ${message.error}`]),
+};
+
+function applyState(state) {
+  if (!state) return;
+  notices = state.notices || [];
+  showBanner(notices);
+  ui.title.textContent = `${state.engine} · ${state.model || (state.models || []).join(", ")}`;
+  if (state.consortium) ui.title.textContent += ` · strategy ${state.consortium.strategy}`;
+  if (state.tools && state.tools.length) ui.title.title = `tools: ${state.tools.join(", ")}`;
+  const supports = state.supports || {};
+  ui.modelInput.disabled = ui.modelSwitch.disabled = !supports.model;
+  if (document.activeElement !== ui.modelInput) ui.modelInput.value = state.model || "";
+  ui.systemToggle.disabled = !supports.system;
+  if (document.activeElement !== ui.systemInput) ui.systemInput.value = state.system_prompt || "";
+  ui.clear.disabled = !supports.clear;
+  ui.cost.disabled = !supports.cost;
+  const usage = state.usage;
+  if (usage) {
+    const cost = dollars(usage.session_cost_usd);
+    ui.usage.textContent = `${tokens((usage.session_usage || {}).total_tokens)}${cost ? ` · ${cost}` : ""}`;
+  }
+  setBusy(Boolean(state.turn_running));
+}
+
+// -- the controls --------------------------------------------------------------------------
+
+$("#composer").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = ui.prompt.value.trim();
+  if (!text || busy) return;
+  if (send({ type: "prompt", text })) ui.prompt.value = "";
+});
+ui.prompt.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    $("#composer").requestSubmit();
+  }
+});
+ui.stop.addEventListener("click", () => send({ type: "stop" }));
+$("#model-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  send({ type: "model", model: ui.modelInput.value.trim() });
+  ui.modelInput.blur();
+});
+ui.systemToggle.addEventListener("click", () => {
+  ui.systemPanel.hidden = !ui.systemPanel.hidden;
+  ui.systemToggle.setAttribute("aria-expanded", String(!ui.systemPanel.hidden));
+});
+$("#system-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  send({ type: "system", prompt: ui.systemInput.value });
+  ui.systemInput.blur();
+});
+$("#system-remove").addEventListener("click", () => send({ type: "system", prompt: null }));
+ui.clear.addEventListener("click", () => send({ type: "clear" }));
+ui.cost.addEventListener("click", () => send({ type: "cost" }));
+ui.traceToggle.addEventListener("click", () => {
+  ui.trace.hidden = !ui.trace.hidden;
+  ui.traceToggle.setAttribute("aria-expanded", String(!ui.trace.hidden));
+  document.body.classList.toggle("with-trace", !ui.trace.hidden);
+});
+
+setBusy(false);
+connect();
