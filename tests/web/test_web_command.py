@@ -7,6 +7,7 @@ import json
 import re
 import signal
 import socket
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,9 @@ def test_the_command_takes_the_chat_options_and_where_to_listen(tmp_path: Path) 
         (["--engine", "consortium", "--model", "demo"], "--model does not apply"),
         (["--member", "demo"], "--member and --arbiter need --engine consortium"),
         (["--engine", "consortium", "--option", "bogus"], "expected NAME=VALUE"),
+        (["--engine", "single", "--mcp", "python server.py"], "--mcp needs --engine tool_chat"),
+        (["--engine", "consortium", "--mcp-url", "http://x/mcp"], "--mcp-url does not apply"),
+        (["--mcp-config", "no/such/config.json"], "no/such/config.json"),
     ],
 )
 def test_usage_errors_are_one_line_and_exit_2(tmp_path: Path, args: list[str], says: str) -> None:
@@ -137,3 +141,24 @@ def test_the_wheel_ships_the_page_and_its_assets(tmp_path: Path) -> None:
         assert static + asset in names, asset
     assert {static + "js/trace.js", static + "vendor/markdown-it.min.js"} <= names
     assert static + "vendor/markdown-it.LICENSE.txt" in names
+
+
+async def test_each_tab_starts_and_stops_mcp_servers_of_its_own(tmp_path: Path) -> None:
+    from llmgine.cli.main import build_parser
+    from llmgine.cli.web_command import WebEngines
+
+    serve = f"{Path(sys.executable).with_name('llmgine')} mcp serve {WEATHER}"
+    args = build_parser().parse_args(["web", "--model", "test", "--mcp", serve])
+    engines = WebEngines(args)
+    first, second = await engines.create("tab-1"), await engines.create("tab-2")
+    try:
+        for engine in (first, second):
+            manager = engine.tool_manager  # type: ignore[attr-defined]
+            assert {"get_weather", "get_forecast"} <= set(manager.tools)
+        (one,) = first.tool_manager.mcp_servers  # type: ignore[attr-defined]
+        (two,) = second.tool_manager.mcp_servers  # type: ignore[attr-defined]
+        assert one is not two and one.connected and two.connected
+    finally:
+        await first.close()  # type: ignore[attr-defined]
+        await second.close()  # type: ignore[attr-defined]
+    assert not one.connected and not two.connected

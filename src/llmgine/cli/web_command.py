@@ -101,8 +101,13 @@ class WebEngines:
         self.kind = args.engine
         self.notices: list[str] = []
         self.tools: list[Any] = []
+        mcp_flags = (
+            ("--mcp", getattr(args, "mcp", None)),
+            ("--mcp-url", getattr(args, "mcp_url", None)),
+            ("--mcp-config", getattr(args, "mcp_config", None)),
+        )
         if self.kind == "consortium":
-            for flag, value in (("--tools", args.tools), ("--model", args.model)):
+            for flag, value in (("--tools", args.tools), ("--model", args.model), *mcp_flags):
                 if value:
                     raise UsageError(f"{flag} does not apply to --engine consortium (use --member)")
             engine, notice, warnings = consortium_from_args(args, "web")
@@ -113,8 +118,12 @@ class WebEngines:
         if args.member or args.arbiter:
             raise UsageError("--member and --arbiter need --engine consortium")
         self.engine_type = _engine_type(self.kind)
-        if args.tools and not hasattr(self.engine_type, "register_tools"):
-            raise UsageError(f"--tools needs --engine tool_chat ({self.kind} calls no tools)")
+        for flag, value in (("--tools", args.tools), *mcp_flags):
+            if value and not hasattr(self.engine_type, "register_tools"):
+                raise UsageError(f"{flag} needs --engine tool_chat ({self.kind} calls no tools)")
+        from llmgine.cli.mcp_command import mcp_servers
+
+        mcp_servers(args)  # a bad command, URL or config file fails now, not in a tab
         self.model, notice = model_from_args(args)
         self.tools = _load_tools(args.tools)
         self.title = f"{self.engine_type.__name__} · {self.model.model_string}"
@@ -124,9 +133,14 @@ class WebEngines:
         """A new engine for the tab of ``session_id``."""
         if self.kind == "consortium":
             return consortium_from_args(self.args, session_id)[0]
+        from llmgine.cli.mcp_command import mcp_servers
+
         args = copy.copy(self.args)
         args.tools = self.tools  # loaded once: each tab registers the same functions
-        return await build_engine(self.engine_type, args, self.model, session_id)
+        # Each tab starts MCP servers of its own (closed with its engine): tabs share nothing.
+        return await build_engine(
+            self.engine_type, args, self.model, session_id, extra_sources=mcp_servers(self.args)
+        )
 
 
 def _engine_type(kind: str) -> type[Engine]:

@@ -149,6 +149,9 @@ class WebSession:
         self.closed = True
         await self.stop()
         await self.bus_session.end()
+        close = getattr(self.engine, "close", None)
+        if close is not None:  # the MCP servers this tab's engine started
+            await close()
         self.outbox.close()
 
     @property
