@@ -209,7 +209,7 @@ async def build_engine(
     session_id: str = "cli",
     extra_sources: Sequence[Any] = (),
 ) -> Engine:
-    """An ``engine_type`` for the parsed ``args``, with ``--tools`` and ``extra_sources`` registered.
+    """An ``engine_type`` for the parsed ``args``, its tools and ``extra_sources`` registered.
 
     Raises:
         LLMgineError: the tools cannot be loaded or an MCP server cannot start
