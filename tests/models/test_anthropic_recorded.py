@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from fake_server import FakeProviderServer, Reply, json_reply
 from wire_fixtures import recorded, recorded_reply, recorded_stream
 
+from fake_server import FakeProviderServer, Reply, json_reply
 from llmgine.bus.bus import MessageBus
 from llmgine.errors import (
     ConfigurationError,

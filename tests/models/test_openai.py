@@ -5,9 +5,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from fake_server import FakeProviderServer, Reply, json_reply, sse_reply
 from pydantic import BaseModel
 
+from fake_server import FakeProviderServer, Reply, json_reply, sse_reply
 from llmgine.bus.bus import MessageBus
 from llmgine.errors import (
     LLMgineError,

@@ -10,9 +10,9 @@ carry it, signature and all, exactly as the API recorded it.
 from collections.abc import AsyncIterator
 
 import pytest
-from fake_server import FakeProviderServer
 from wire_fixtures import recorded, recorded_reply
 
+from fake_server import FakeProviderServer
 from llmgine.bus.bus import MessageBus
 from llmgine.engines.messages import EngineThinkingDeltaEvent
 from llmgine.engines.tool_chat_engine import ToolChatEngine
