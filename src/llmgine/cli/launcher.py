@@ -20,6 +20,7 @@ from typing import Any
 
 from llmgine._version import __version__
 from llmgine.bootstrap import ApplicationBootstrap, ApplicationConfig
+from llmgine.cli.conversation_options import add_conversation_options, open_conversation
 from llmgine.engines.base import Engine
 from llmgine.engines.defaults import default_model
 from llmgine.engines.messages import EngineTextDeltaEvent
@@ -39,6 +40,7 @@ __all__ = [
     "read_prompt",
     "run",
     "run_command",
+    "takes_conversations",
 ]
 
 
@@ -66,8 +68,14 @@ def cli_application(name: str, log_dir: str) -> ApplicationBootstrap[Application
     )
 
 
-def add_engine_options(parser: argparse.ArgumentParser, *, with_tools: bool) -> None:
-    """Add the options every engine's command line accepts to ``parser``."""
+def add_engine_options(
+    parser: argparse.ArgumentParser, *, with_tools: bool, with_conversations: bool = False
+) -> None:
+    """Add the options every engine's command line accepts to ``parser``.
+
+    ``with_conversations`` adds ``--continue``, ``--conversation``, ``--db``
+    and ``--no-save`` (engines that take ``conversation_id=``).
+    """
     parser.add_argument(
         "--model",
         help="provider:model, e.g. openai:gpt-4.1-mini, anthropic:claude-haiku-4-5, demo "
@@ -96,17 +104,21 @@ def add_engine_options(parser: argparse.ArgumentParser, *, with_tools: bool) -> 
     parser.add_argument(
         "--log-dir", default="logs", help="where the JSONL event log goes (default: logs)"
     )
+    if with_conversations:
+        add_conversation_options(parser)
     parser.add_argument("--version", action="version", version=f"llmgine {__version__}")
 
 
-def build_parser(prog: str, description: str, with_tools: bool) -> argparse.ArgumentParser:
+def build_parser(
+    prog: str, description: str, with_tools: bool, with_conversations: bool = False
+) -> argparse.ArgumentParser:
     """The command line of an engine (``python -m ...`` or ``llmgine chat``)."""
     parser = argparse.ArgumentParser(
         prog=prog,
         description=description,
         epilog="known providers: " + ", ".join(known_providers()),
     )
-    add_engine_options(parser, with_tools=with_tools)
+    add_engine_options(parser, with_tools=with_tools, with_conversations=with_conversations)
     return parser
 
 
@@ -174,6 +186,11 @@ def _engine_kwargs(engine_type: type[Engine], args: argparse.Namespace) -> dict[
     return {key: value for key, value in kwargs.items() if key in accepted}
 
 
+def takes_conversations(engine_type: type[Engine]) -> bool:
+    """Whether the engine can keep its conversation in the store (takes ``conversation_id=``)."""
+    return "conversation_id" in inspect.signature(engine_type).parameters
+
+
 def _model(args: argparse.Namespace) -> tuple[Model, str | None]:
     """The model the command line asks for (or the default) and a notice to show."""
     if args.model:
@@ -190,12 +207,20 @@ async def run(engine_type: type[Engine], args: argparse.Namespace, prompt: str |
     try:
         model, notice = _model(args)
         app = cli_application(engine_type.__name__, args.log_dir)
+        conversation = open_conversation(args) if takes_conversations(engine_type) else None
     except LLMgineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     await app.bootstrap()
     try:
-        engine = engine_type(model=model, **_engine_kwargs(engine_type, args))  # type: ignore[call-arg]
+        kwargs = _engine_kwargs(engine_type, args)
+        if conversation is not None:
+            kwargs.update(conversation.engine_kwargs())
+        try:
+            engine = engine_type(model=model, **kwargs)  # type: ignore[call-arg]
+        except LLMgineError as exc:  # e.g. the conversation was deleted meanwhile
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         sources = getattr(args, "tools", None) or []
         if sources:
             try:
@@ -213,7 +238,8 @@ async def run(engine_type: type[Engine], args: argparse.Namespace, prompt: str |
         cli.register_engine_command(engine.command_type, engine.handle_announced)
         cli.register_loading_event(engine.status_event_type)
         # A one-shot run reports a missing key as its error; here, warn before the typing.
-        for line in (notice, missing_key_warning(model)):
+        about = conversation.describe(engine) if conversation is not None else None
+        for line in (notice, missing_key_warning(model), about):
             if line:
                 cli.notice(line)
         await cli.main()
@@ -273,6 +299,7 @@ def main(
         prog or _program_name(engine_type),
         description,
         with_tools=hasattr(engine_type, "register_tools"),
+        with_conversations=takes_conversations(engine_type),
     )
     sys.exit(run_command(engine_type, parser.parse_args(argv)))
 

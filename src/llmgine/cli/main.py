@@ -1,4 +1,7 @@
-"""The ``llmgine`` command: ``chat``, ``ask``, ``consortium``, ``logs``, ``replay``, ``models``.
+"""The ``llmgine`` command: ``chat``, ``ask``, ``consortium``, ``conversations``, ``logs``, ...
+
+The subcommands are ``chat``, ``ask``, ``consortium``, ``conversations``,
+``logs``, ``replay`` and ``models``.
 
 Each subcommand mirrors a launcher: ``llmgine chat`` is ``python -m
 llmgine.engines.tool_chat_engine`` (same options), ``llmgine ask`` the
@@ -19,6 +22,10 @@ __all__ = ["build_parser", "main"]
 
 _CHAT = "Chat with a model that can call tools (the tool-chat engine)."
 _ASK = "Answer with one model call per prompt (the single-pass engine)."
+_CONVERSATIONS = (
+    "The stored conversations of llmgine chat: list them, show one, delete one "
+    "(continue one with llmgine chat --continue or --conversation ID)."
+)
 _LOGS = "Read the event logs: list the runs, show a run's turns as trees, follow a running log."
 _REPLAY = (
     "Run a logged run again offline (models and tools answered from the log) and compare "
@@ -48,6 +55,12 @@ def _consortium(args: argparse.Namespace) -> int:
     from llmgine.cli.consortium import run_command
 
     return run_command(args)
+
+
+def _conversations(args: argparse.Namespace) -> int:
+    from llmgine.cli.conversations_command import run_conversations
+
+    return run_conversations(args)
 
 
 def _logs(args: argparse.Namespace) -> int:
@@ -90,11 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(run=run)
         return sub
 
-    add_engine_options(add("chat", _CHAT, _chat), with_tools=True)
+    add_engine_options(add("chat", _CHAT, _chat), with_tools=True, with_conversations=True)
     add_engine_options(add("ask", _ASK, _ask), with_tools=False)
     add_arguments(add("consortium", DESCRIPTION, _consortium))
-    from llmgine.cli import logs_command, replay_command
+    from llmgine.cli import conversations_command, logs_command, replay_command
 
+    conversations_command.add_arguments(add("conversations", _CONVERSATIONS, _conversations))
     logs_command.add_arguments(add("logs", _LOGS, _logs))
     replay_command.add_arguments(add("replay", _REPLAY, _replay))
     models = add("models", _MODELS, _models)
