@@ -104,3 +104,24 @@ def test_unusable_files_and_ids_are_one_line_errors(tmp_path: Path) -> None:
     assert both.returncode == 2 and "not allowed with" in both.stderr
     folder = run(["chat", "--db", str(tmp_path), "--prompt", "x", "--model", "demo"], tmp_path)
     assert folder.returncode == 2 and "is a folder" in folder.stderr
+
+
+def test_chat_with_memory_recalls_an_earlier_conversation(tmp_path: Path) -> None:
+    db = tmp_path / "chats.db"
+    logs = tmp_path / "second-run-logs"  # the first run logs to ./logs
+    base = ["chat", "--model", "demo", "--db", str(db), "--memory"]
+    first = run([*base, "--prompt", "My cat is called Miso."], tmp_path)
+    assert first.returncode == 0, first.stderr
+    second = run(
+        [*base, "--embedder", "hash", "--log-dir", str(logs), "--prompt", "Is my cat Miso?"],
+        tmp_path,
+    )
+    assert second.returncode == 0, second.stderr
+    (log,) = logs.glob("*.jsonl")
+    (event,) = [json.loads(line) for line in log.read_text().splitlines() if "MemoryRecall" in line]
+    assert event["embedder"] == "hash:256" and event["error"] is None
+    assert event["recalled"][0]["text"].startswith("User: My cat is called Miso.")
+    nosave = run(["chat", "--memory", "--no-save", "--prompt", "x", "--model", "demo"], tmp_path)
+    assert nosave.returncode == 2 and "drop --no-save" in nosave.stderr
+    bad = run([*base, "--embedder", "nonsense", "--prompt", "x"], tmp_path)
+    assert bad.returncode == 2 and "unknown embedder 'nonsense'" in bad.stderr

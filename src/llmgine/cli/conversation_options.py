@@ -2,7 +2,8 @@
 
 Chats are stored by default (in :func:`~llmgine.context.default_db_path`, or
 ``--db PATH``), so the next ``llmgine chat --continue`` picks up where the last
-one stopped; ``--no-save`` keeps a chat in memory only.
+one stopped; ``--no-save`` keeps a chat in memory only. ``--memory`` recalls
+relevant turns of earlier conversations (embedded with ``--embedder``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from llmgine.context.conversations import ConversationStore
 from llmgine.errors import ConfigurationError
+from llmgine.memory.recall import Memory
 
 __all__ = ["CLIConversation", "add_conversation_options", "open_conversation"]
 
@@ -40,6 +42,17 @@ def add_conversation_options(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="the conversations file (default: $XDG_DATA_HOME/llmgine/conversations.db)",
     )
+    group.add_argument(
+        "--memory",
+        action="store_true",
+        help="recall relevant turns of earlier conversations into each turn",
+    )
+    group.add_argument(
+        "--embedder",
+        metavar="NAME",
+        help="the embeddings of --memory: provider:model or hash (default: "
+        "openai:text-embedding-3-small when OPENAI_API_KEY is set, else hash, offline)",
+    )
 
 
 @dataclass
@@ -50,17 +63,22 @@ class CLIConversation:
         store: The store (None with ``--no-save``).
         conversation_id: The conversation continued (None: a new one).
         nothing_to_continue: ``--continue`` was given but the store was empty.
+        memory: The memory of ``--memory``.
     """
 
     store: ConversationStore | None
     conversation_id: str | None = None
     nothing_to_continue: bool = False
+    memory: Memory | None = None
 
     def engine_kwargs(self) -> dict[str, Any]:
-        """What the engine is built with: ``db=`` and ``conversation_id=``."""
+        """What the engine is built with: ``db=``, ``conversation_id=``, ``memory=``."""
         if self.store is None:
             return {}
-        return {"db": self.store, "conversation_id": self.conversation_id}
+        kwargs: dict[str, Any] = {"db": self.store, "conversation_id": self.conversation_id}
+        if self.memory is not None:
+            kwargs["memory"] = self.memory
+        return kwargs
 
     def describe(self, engine: Any) -> str | None:
         """A line saying which conversation the chat is in, for the interactive CLI."""
@@ -85,23 +103,27 @@ def open_conversation(args: argparse.Namespace) -> CLIConversation:
             names no stored conversation.
         ConfigurationError: ``--db`` names a folder.
     """
+    wants_memory = getattr(args, "memory", False)
     if getattr(args, "no_save", False) or not hasattr(args, "db"):
+        if wants_memory:
+            raise ConfigurationError("--memory recalls stored conversations: drop --no-save")
         return CLIConversation(None)
     if args.db and _is_folder(args.db):
         raise ConfigurationError(f"--db {args.db} is a folder: give the path of a file")
     store = ConversationStore(args.db)
     try:
+        memory = Memory(store, args.embedder) if wants_memory else None
         if args.conversation:
-            return CLIConversation(store, store.resolve(args.conversation))
+            return CLIConversation(store, store.resolve(args.conversation), memory=memory)
         if args.continue_latest:
             latest = store.latest()
             if latest is None:
-                return CLIConversation(store, nothing_to_continue=True)
-            return CLIConversation(store, latest.id)
+                return CLIConversation(store, nothing_to_continue=True, memory=memory)
+            return CLIConversation(store, latest.id, memory=memory)
     except BaseException:
         store.close()
         raise
-    return CLIConversation(store)
+    return CLIConversation(store, memory=memory)
 
 
 def _is_folder(path: str) -> bool:

@@ -81,8 +81,9 @@ MIGRATIONS: tuple[str, ...] = (
         created_at REAL NOT NULL
     );
     CREATE UNIQUE INDEX memories_by_turn ON memories (embedder, last_message_id);
-    CREATE INDEX memories_by_embedder ON memories (embedder, id);
+    CREATE INDEX memories_by_embedder ON memories (embedder, dimensions, id);
     CREATE INDEX memories_by_first_message ON memories (first_message_id);
+    CREATE INDEX memories_by_last_message ON memories (last_message_id);
     """,
 )
 

@@ -20,6 +20,8 @@ from llmgine.context.persistent import SQLiteContextManager
 from llmgine.engines.base import Engine
 from llmgine.engines.messages import EngineCommand, EngineStatusEvent
 from llmgine.errors import EngineError, LLMgineError
+from llmgine.memory.context import MemoryContextManager
+from llmgine.memory.recall import Memory
 from llmgine.messages.commands import CommandResult
 from llmgine.models.interface import Model
 from llmgine.models.registry import get_model
@@ -70,6 +72,10 @@ class ToolChatEngine(Engine):
         db: The conversations store or the path of its file; given alone, a
             new conversation is stored in it (default file: see
             :func:`~llmgine.context.default_db_path`).
+        memory: Recall relevant earlier turns into each turn: a
+            :class:`~llmgine.memory.Memory` (its store is the conversations
+            store), or True for one on ``db`` with the default embedder. Its
+            :class:`~llmgine.memory.MemoryRecallEvent` goes to ``bus``.
 
     Raises:
         ConversationNotFoundError: ``conversation_id`` names no stored conversation.
@@ -94,18 +100,32 @@ class ToolChatEngine(Engine):
         bus: Bus | None = None,
         conversation_id: str | None = None,
         db: ConversationStore | str | os.PathLike[str] | None = None,
+        memory: Memory | bool = False,
     ) -> None:
         super().__init__(session_id=session_id, engine_id=engine_id, bus=bus)
         self.model = self.resolve_model(model)
         self.max_iterations = max_iterations
         self.stream = stream
-        if context is None and (conversation_id is not None or db is not None):
+        about = {"engine": type(self).__name__, "model": self.model.model_string}
+        if context is None and memory is not False:
+            if not isinstance(memory, Memory):
+                store = db if isinstance(db, ConversationStore) else ConversationStore(db)
+                memory = Memory(store)
+            context = MemoryContextManager(
+                self.engine_id,
+                self.session_id,
+                memory=memory,
+                events=self.bus,
+                conversation_id=conversation_id,
+                metadata=about,
+            )
+        elif context is None and (conversation_id is not None or db is not None):
             context = SQLiteContextManager(
                 self.engine_id,
                 self.session_id,
                 store=db,
                 conversation_id=conversation_id,
-                metadata={"engine": type(self).__name__, "model": self.model.model_string},
+                metadata=about,
             )
         self.context = context or InMemoryContextManager(self.engine_id, self.session_id)
         self.context.set_system_prompt(system_prompt)
