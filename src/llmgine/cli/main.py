@@ -33,7 +33,8 @@ _REPLAY = (
 )
 _MODELS = (
     "List the providers and model presets, which API keys are set (and where from), "
-    "and the model used when --model is not given."
+    "and the model used when --model is not given; --check asks each configured model "
+    "for one word and shows which answer."
 )
 
 
@@ -76,6 +77,10 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _models(args: argparse.Namespace) -> int:
+    if args.check or args.check_models:
+        from llmgine.cli.models_check import run_check
+
+        return run_check(args.check_models, timeout=args.timeout, as_json=args.json)
     from llmgine.cli.models_command import show_models
 
     return show_models(as_json=args.json)
@@ -113,6 +118,27 @@ def build_parser() -> argparse.ArgumentParser:
     replay_command.add_arguments(add("replay", _REPLAY, _replay))
     models = add("models", _MODELS, _models)
     models.add_argument("--json", action="store_true", help="print the listing as JSON")
+    models.add_argument(
+        "--check",
+        action="store_true",
+        help="send one tiny request to each configured model (its key set), in parallel, "
+        "and show which answer",
+    )
+    models.add_argument(
+        "--model",
+        dest="check_models",
+        action="append",
+        default=[],
+        metavar="PROVIDER:MODEL",
+        help="check this model (repeatable; implies --check)",
+    )
+    models.add_argument(
+        "--timeout",
+        type=float,
+        default=20.0,
+        metavar="SECONDS",
+        help="seconds each model has to answer the check (default: 20)",
+    )
     models.add_argument("--version", action="version", version=f"llmgine {__version__}")
     return parser
 

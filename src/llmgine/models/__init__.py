@@ -15,6 +15,7 @@
 from importlib import import_module
 from typing import Any
 
+from llmgine.models.availability import Availability, check_models
 from llmgine.models.demo import DemoModel
 from llmgine.models.embedder import Embedder
 from llmgine.models.embedders import get_embedder
@@ -58,6 +59,7 @@ _LAZY = {
 __all__ = [
     "NO_RETRY",
     "AnthropicModel",
+    "Availability",
     "Claude35Haiku",
     "DemoModel",
     "Embedder",
@@ -88,6 +90,7 @@ __all__ = [
     "ThinkingPart",
     "ToolCallDelta",
     "Usage",
+    "check_models",
     "get_embedder",
     "get_model",
     "instrument",
