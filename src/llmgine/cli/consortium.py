@@ -36,6 +36,7 @@ from llmgine._version import __version__
 from llmgine.cli.components import CLIComponent, EngineResultComponent
 from llmgine.cli.launcher import (
     UsageError,
+    add_observer_option,
     cli_application,
     import_in_background,
     missing_key_warning,
@@ -270,6 +271,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--prompt", help="answer this prompt once and exit (text piped on stdin works too)")
     add("--no-stream", action="store_true", help="accepted for compatibility: answers come whole")
     add("--log-dir", default="logs", help="where the JSONL event log goes (default: logs)")
+    add_observer_option(parser)
     add("--min-iterations", type=int, help="arbiter: rounds run at least")
     add("--max-iterations", type=int, help="arbiter: rounds run at most")
     add("--confidence-threshold", type=float, help="arbiter: confidence that ends the rounds")
@@ -349,7 +351,7 @@ async def run(args: argparse.Namespace, prompt: str | None) -> int:
             seed=args.seed,
             **_strategy_options(args),
         )
-        app = cli_application("ConsortiumEngine", args.log_dir)
+        app = cli_application("ConsortiumEngine", args.log_dir, args.observer)
     except (LLMgineError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -28,10 +28,12 @@ from llmgine.errors import LLMgineError
 from llmgine.models.interface import Model
 from llmgine.models.registry import get_model, known_providers
 from llmgine.observability.file import ensure_log_dir
+from llmgine.observability.plugins import load_observer
 
 __all__ = [
     "UsageError",
     "add_engine_options",
+    "add_observer_option",
     "build_parser",
     "cli_application",
     "import_in_background",
@@ -48,14 +50,18 @@ class UsageError(LLMgineError):
     """The command line cannot run as given (exit code 2); the message says why."""
 
 
-def cli_application(name: str, log_dir: str) -> ApplicationBootstrap[ApplicationConfig]:
+def cli_application(
+    name: str, log_dir: str, observers: Sequence[str] = ()
+) -> ApplicationBootstrap[ApplicationConfig]:
     """The bus set-up of an engine command line: a JSONL log, no console lines.
 
     Console event lines would interleave with the UI, so only the file is
-    written; LLMgine's own log records show from ERROR up.
+    written; LLMgine's own log records show from ERROR up. ``observers`` are
+    plugin names (``--observer``), loaded here so a bad one is a usage error.
 
     Raises:
         ConfigurationError: ``log_dir`` cannot be written (the message names it).
+        ObserverPluginError: an observer is not installed or cannot start.
     """
     ensure_log_dir(log_dir)
     return ApplicationBootstrap(
@@ -64,6 +70,7 @@ def cli_application(name: str, log_dir: str) -> ApplicationBootstrap[Application
             enable_console_handler=False,
             file_handler_log_dir=log_dir,
             log_level="error",
+            observers=[load_observer(observer) for observer in observers],
         )
     )
 
@@ -104,9 +111,22 @@ def add_engine_options(
     parser.add_argument(
         "--log-dir", default="logs", help="where the JSONL event log goes (default: logs)"
     )
+    add_observer_option(parser)
     if with_conversations:
         add_conversation_options(parser)
     parser.add_argument("--version", action="version", version=f"llmgine {__version__}")
+
+
+def add_observer_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--observer NAME`` (repeatable): an observability plugin to enable."""
+    parser.add_argument(
+        "--observer",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also send every event to this observability plugin (repeatable): a name "
+        "declared under the llmgine.observers entry points, e.g. console or otel",
+    )
 
 
 def build_parser(
@@ -206,7 +226,7 @@ async def run(engine_type: type[Engine], args: argparse.Namespace, prompt: str |
     """Build the engine and run it once (``prompt``) or interactively; return the exit code."""
     try:
         model, notice = _model(args)
-        app = cli_application(engine_type.__name__, args.log_dir)
+        app = cli_application(engine_type.__name__, args.log_dir, getattr(args, "observer", ()))
         conversation = open_conversation(args) if takes_conversations(engine_type) else None
     except LLMgineError as exc:
         print(f"error: {exc}", file=sys.stderr)
