@@ -10,7 +10,8 @@ import pytest
 
 from llmgine.context import ConversationStore
 from llmgine.errors import ConfigurationError
-from llmgine.memory.vectors import BACKENDS, normalised, open_backend, pack
+from llmgine.memory.backends import BACKENDS, open_backend
+from llmgine.memory.vectors import normalised, pack
 
 
 def usable(name: str) -> bool:

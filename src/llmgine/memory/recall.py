@@ -19,7 +19,8 @@ from llmgine.context.conversations import ConversationStore, StoredMessage
 from llmgine.context.db import store_errors, write_transaction
 from llmgine.context.memory import estimate_tokens
 from llmgine.errors import ConfigurationError
-from llmgine.memory.vectors import VectorBackend, normalised, open_backend, pack
+from llmgine.memory.backends import open_backend
+from llmgine.memory.vectors import VectorBackend, normalised, pack
 from llmgine.models.embedder import Embedder
 from llmgine.models.embedders import get_embedder
 from llmgine.models.response import content_text

@@ -1,20 +1,18 @@
-"""Nearest vectors among the stored memories: sqlite-vec where it loads, else a scan.
+"""Nearest vectors among the stored memories: the backend interface and the two scans.
 
 The ``memories`` table of the conversations file holds every vector (float32,
 unit length) and is the truth. A backend finds the ``k`` best-scoring rows
 (cosine similarity) of one embedder:
 
-* ``sqlite-vec``: a ``vec0`` virtual table kept in step with ``memories``
-  (the ``memory`` extra, and a Python whose ``sqlite3`` can load extensions);
 * ``numpy``: a matrix held in memory, read once and then topped up;
-* ``python``: the same in plain Python (no dependency; slow past ~10k turns).
+* ``python``: the same in plain Python (no dependency; slow past ~10k turns);
+* ``sqlite-vec``: see :mod:`llmgine.memory.sqlite_vec_index`.
 
-:func:`open_backend` with ``"auto"`` picks the first that works here.
+:func:`~llmgine.memory.backends.open_backend` picks one.
 """
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import math
 import sqlite3
@@ -22,20 +20,9 @@ from abc import ABC, abstractmethod
 from array import array
 from collections.abc import Collection, Sequence
 from operator import mul
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from llmgine.errors import ConfigurationError
-
-__all__ = [
-    "BACKENDS",
-    "NumpyScan",
-    "PythonScan",
-    "SqliteVecIndex",
-    "VectorBackend",
-    "normalised",
-    "open_backend",
-    "pack",
-]
+__all__ = ["NumpyScan", "PythonScan", "VectorBackend", "normalised", "pack"]
 
 
 def normalised(vector: Sequence[float]) -> list[float]:
@@ -274,135 +261,3 @@ class NumpyScan(_Scan):
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(int(ids[i]), float(scores[i])) for i in top if np.isfinite(scores[i])]
-
-
-class SqliteVecIndex(VectorBackend):
-    """A ``vec0`` virtual table of the sqlite-vec extension, kept in step with ``memories``.
-
-    Raises:
-        ConfigurationError: sqlite-vec is not installed, or this Python's
-            ``sqlite3`` cannot load extensions.
-    """
-
-    name = "sqlite-vec"
-
-    def __init__(self, connection: sqlite3.Connection, embedder: str, dimensions: int) -> None:
-        super().__init__(connection, embedder, dimensions)
-        load(connection)
-        digest = hashlib.sha256(f"{embedder}/{dimensions}".encode()).hexdigest()[:16]
-        self.table = f"memory_vec_{digest}"
-        self.connection.execute(
-            f"CREATE VIRTUAL TABLE IF NOT EXISTS {self.table} USING vec0("
-            f"memory_id INTEGER PRIMARY KEY, embedding float[{dimensions}] "
-            "distance_metric=cosine, conversation_id TEXT)"
-        )
-        self._stamp_seen = (0, 0)
-
-    def sync(self) -> None:
-        """Copy new rows of ``memories`` into the index and drop the deleted ones."""
-        if not self.changed():
-            return
-        stamp = self.stamp()
-        if stamp == self._stamp_seen:
-            return
-        t = self.table
-        self.connection.execute("BEGIN IMMEDIATE")
-        try:
-            self.connection.execute(
-                f"DELETE FROM {t} WHERE memory_id NOT IN (SELECT id FROM memories)"
-            )
-            self.connection.execute(
-                f"INSERT INTO {t} (memory_id, embedding, conversation_id) "
-                "SELECT id, vector, conversation_id FROM memories WHERE embedder = ? "
-                f"AND dimensions = ? AND id > (SELECT coalesce(max(memory_id), 0) FROM {t})",
-                (self.embedder, self.dimensions),
-            )
-        except BaseException:
-            self.connection.rollback()
-            raise
-        self.connection.commit()
-        self._stamp_seen = stamp
-        self.changed()  # its own writes are not a change of the memories
-
-    def search(
-        self,
-        query: Sequence[float],
-        k: int,
-        *,
-        conversation_id: str | None = None,
-        exclude: Collection[int] = (),
-    ) -> list[tuple[int, float]]:
-        """The ``k`` nearest memories by the index's KNN query."""
-        self.sync()
-        self._searched = self._stamp_seen[0]
-        wanted = k + len(exclude)
-        where = " AND conversation_id = ?" if conversation_id is not None else ""
-        params: list[Any] = [pack(query), wanted]
-        if conversation_id is not None:
-            params.append(conversation_id)
-        rows = self.connection.execute(
-            f"SELECT memory_id, distance FROM {self.table} WHERE embedding MATCH ? "
-            f"AND k = ?{where} ORDER BY distance",
-            params,
-        ).fetchall()
-        skip = set(exclude)
-        return [(int(i), 1.0 - float(d)) for i, d in rows if i not in skip][:k]
-
-
-def load(connection: sqlite3.Connection) -> None:
-    """Load sqlite-vec into ``connection``.
-
-    Raises:
-        ConfigurationError: it is not installed, or cannot be loaded here.
-    """
-    try:
-        import sqlite_vec
-    except ImportError as exc:
-        raise ConfigurationError(
-            "sqlite-vec is not installed: pip install 'llmgine[memory]'"
-        ) from exc
-    if not hasattr(connection, "enable_load_extension"):
-        raise ConfigurationError(
-            "this Python's sqlite3 cannot load extensions (built without them), so "
-            "sqlite-vec cannot be used; the numpy or python scan works instead"
-        )
-    try:
-        connection.enable_load_extension(True)
-        sqlite_vec.load(connection)
-    except sqlite3.Error as exc:
-        raise ConfigurationError(f"sqlite-vec could not be loaded: {exc}") from exc
-    finally:
-        connection.enable_load_extension(False)
-
-
-#: The backends by name, in the order ``"auto"`` tries them.
-BACKENDS: dict[str, type[VectorBackend]] = {
-    backend.name: backend for backend in (SqliteVecIndex, NumpyScan, PythonScan)
-}
-
-
-def open_backend(
-    connection: sqlite3.Connection, embedder: str, dimensions: int, backend: str = "auto"
-) -> VectorBackend:
-    """The named backend (``"auto"``: the first of :data:`BACKENDS` that works here).
-
-    Raises:
-        ConfigurationError: the backend is unknown or cannot work here.
-    """
-    if backend != "auto":
-        kind = BACKENDS.get(backend)
-        if kind is None:
-            known = ", ".join(["auto", *BACKENDS])
-            raise ConfigurationError(f"unknown vector backend {backend!r}; known: {known}")
-        try:
-            return kind(connection, embedder, dimensions)
-        except ImportError as exc:
-            raise ConfigurationError(
-                f"the {backend} backend needs {exc.name}: pip install 'llmgine[memory]'"
-            ) from exc
-    for kind in BACKENDS.values():
-        try:
-            return kind(connection, embedder, dimensions)
-        except (ImportError, ConfigurationError):
-            continue
-    raise AssertionError("the python scan always works")  # pragma: no cover
