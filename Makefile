@@ -48,6 +48,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bus_bench.py
 	$(BIN)/python benchmarks/engine_bench.py
+	$(BIN)/python benchmarks/memory_bench.py
 
 check-lock:
 	@$(PYTHON) .ci/lock.py check

@@ -27,6 +27,7 @@ LAYERS: list[set[str]] = [
     {"llmgine.tools"},
     {"llmgine.models"},
     {"llmgine.context"},
+    {"llmgine.memory"},
     {"llmgine.engines"},
     {"llmgine.bootstrap", "llmgine.cli", "llmgine.web"},
     {"llmgine"},  # the package's own __init__: the public API

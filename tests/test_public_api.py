@@ -21,6 +21,7 @@ PUBLIC_MODULES = [
     "llmgine.providers",
     "llmgine.tools",
     "llmgine.context",
+    "llmgine.memory",
     "llmgine.engines",
     "llmgine.cli",
     "llmgine.distributed",

@@ -88,6 +88,8 @@ def test_python_blocks_run_as_scripts(block: str, tmp_path: Path, new_logs: obje
     assert "Traceback" not in proc.stderr
     if 'prints "pong!"' in block:
         assert "pong!" in proc.stdout
+    if "MemoryRecallEvent" in block:  # the recall is shown, not just run
+        assert "recalled (" in proc.stdout and "My cat Miso likes tuna." in proc.stdout
 
 
 def test_the_testing_block_runs_in_a_project_of_its_own(tmp_path: Path) -> None:
@@ -107,7 +109,7 @@ def test_the_testing_block_runs_in_a_project_of_its_own(tmp_path: Path) -> None:
     assert re.search(r"\b2 passed\b", proc.stdout), proc.stdout
 
     # With the configuration the README shows, not even pytest-asyncio's reminder.
-    (toml,) = blocks("toml")
+    (toml,) = [block for block in blocks("toml") if "pytest" in block]
     (project / "pyproject.toml").write_text(toml)
     configured = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error"],

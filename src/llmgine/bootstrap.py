@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -25,6 +25,7 @@ from llmgine.observability.console import ConsoleEventHandler
 from llmgine.observability.events import LogLevel
 from llmgine.observability.file import FileEventHandler
 from llmgine.observability.otel import OpenTelemetryEventHandler
+from llmgine.observability.plugins import load_observer
 
 __all__ = ["ApplicationBootstrap", "ApplicationConfig", "setup_basic_logging"]
 
@@ -66,6 +67,10 @@ class ApplicationConfig:
             with your exporter); None: OpenTelemetry's global provider.
         otel_capture_content: Record prompts, answers and tool arguments and
             results in the spans (secrets masked); off by default.
+        observers: More observability handlers: names of plugins declared
+            under the ``llmgine.observers`` entry points (see
+            :mod:`llmgine.observability.plugins`), or handlers.
+        observer_options: Keyword arguments of each named plugin's factory.
     """
 
     name: str = "application"
@@ -79,6 +84,8 @@ class ApplicationConfig:
     enable_otel_handler: bool = False
     otel_tracer_provider: Any = None
     otel_capture_content: bool = False
+    observers: list[str | ObservabilityEventHandler] = field(default_factory=list)
+    observer_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 _ConfigT = TypeVar("_ConfigT", bound=ApplicationConfig)
@@ -105,7 +112,15 @@ class ApplicationBootstrap(Generic[_ConfigT]):
         Raises:
             ConfigurationError: ``enable_otel_handler`` is set and OpenTelemetry
                 is not installed.
+            ObserverPluginError: an observer named in ``observers`` is not
+                installed or cannot start (nothing is started then).
         """
+        plugins = [
+            item
+            if isinstance(item, ObservabilityEventHandler)
+            else load_observer(item, **self.config.observer_options.get(item, {}))
+            for item in self.config.observers
+        ]
         if self.config.data_dir is not None:
             self.message_bus.data_dir = Path(self.config.data_dir)
         if self.config.enable_console_handler:
@@ -124,6 +139,7 @@ class ApplicationBootstrap(Generic[_ConfigT]):
                     capture_content=self.config.otel_capture_content,
                 )
             )
+        self.observability_handlers.extend(plugins)
         for handler in self.observability_handlers:
             self.message_bus.register_observability_handler(handler)
         await self.message_bus.start()

@@ -16,6 +16,11 @@ type has long been part of the contract (``ValueError`` for a duplicate handler,
     ├── ToolCallError               raised in a tool: fail the call with this text for the model
     ├── MCPServerError              an MCP server could not be started, reached or used
     ├── EngineError                 an engine could not answer (engine functions raise it)
+    ├── ConversationStoreError      the conversations file cannot be used as asked
+    │   ├── ConversationNotFoundError   no conversation has that id (or the prefix is ambiguous)
+    │   ├── CorruptStoreError           the file is not an LLMgine conversations database
+    │   ├── NewerSchemaError            the file was written by a newer LLMgine
+    │   └── StoreBusyError              another process held the file locked too long
     ├── BusError                    misuse of the message bus
     │   ├── HandlerRegistrationError    a second command handler for one type and session
     │   ├── NoCommandHandlerError       no handler for a command's type
@@ -41,12 +46,16 @@ from __future__ import annotations
 __all__ = [
     "BusError",
     "ConfigurationError",
+    "ConversationNotFoundError",
+    "ConversationStoreError",
+    "CorruptStoreError",
     "EngineError",
     "HandlerRegistrationError",
     "LLMgineError",
     "MCPServerError",
     "MissingAPIKeyError",
     "ModelRequestsBlockedError",
+    "NewerSchemaError",
     "NoCommandHandlerError",
     "ProviderAuthError",
     "ProviderBadRequestError",
@@ -58,6 +67,7 @@ __all__ = [
     "ProviderTimeoutError",
     "SerializationError",
     "SessionClosedError",
+    "StoreBusyError",
     "StructuredOutputError",
     "ToolCallError",
     "ToolDefinitionError",
@@ -243,3 +253,41 @@ class EngineError(LLMgineError):
     engine's error message; engines on the bus return a failed
     ``CommandResult`` instead.
     """
+
+
+class ConversationStoreError(LLMgineError):
+    """The conversations database cannot be used as asked; the message names the file.
+
+    Attributes:
+        path: The database file.
+    """
+
+    def __init__(self, message: str, path: object = None) -> None:
+        self.path = path
+        super().__init__(message)
+
+
+class ConversationNotFoundError(ConversationStoreError, LookupError):
+    """No stored conversation has that id, or an id prefix matches several."""
+
+
+class CorruptStoreError(ConversationStoreError):
+    """The file is damaged or is not an LLMgine conversations database; it is left untouched."""
+
+
+class NewerSchemaError(ConversationStoreError):
+    """The file's schema is newer than this LLMgine knows; it is left untouched.
+
+    Attributes:
+        found: The file's schema version.
+        known: The newest version this LLMgine knows.
+    """
+
+    def __init__(self, message: str, path: object, found: int, known: int) -> None:
+        self.found = found
+        self.known = known
+        super().__init__(message, path)
+
+
+class StoreBusyError(ConversationStoreError):
+    """Another process kept the database locked longer than the busy timeout."""

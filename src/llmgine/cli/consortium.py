@@ -36,6 +36,7 @@ from llmgine._version import __version__
 from llmgine.cli.components import CLIComponent, EngineResultComponent
 from llmgine.cli.launcher import (
     UsageError,
+    add_observer_option,
     cli_application,
     import_in_background,
     missing_key_warning,
@@ -263,6 +264,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--prompt", help="answer this prompt once and exit (text piped on stdin works too)")
     add("--no-stream", action="store_true", help="accepted for compatibility: answers come whole")
     add("--log-dir", default="logs", help="where the JSONL event log goes (default: logs)")
+    add_observer_option(parser)
     add(
         "--timeout",
         type=float,
@@ -387,7 +389,7 @@ async def run(args: argparse.Namespace, prompt: str | None) -> int:
     """Build the consortium and answer once (``prompt``) or interactively; the exit code."""
     try:
         engine, notice, warnings = consortium_from_args(args)
-        app = cli_application("ConsortiumEngine", args.log_dir)
+        app = cli_application("ConsortiumEngine", args.log_dir, args.observer)
     except (LLMgineError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -20,6 +20,7 @@ from typing import Any
 
 from llmgine._version import __version__
 from llmgine.bootstrap import ApplicationBootstrap, ApplicationConfig
+from llmgine.cli.conversation_options import add_conversation_options, open_conversation
 from llmgine.engines.base import Engine
 from llmgine.engines.defaults import default_model, missing_key_warning
 from llmgine.engines.messages import EngineTextDeltaEvent
@@ -27,10 +28,12 @@ from llmgine.errors import LLMgineError
 from llmgine.models.interface import Model
 from llmgine.models.registry import get_model, known_providers
 from llmgine.observability.file import ensure_log_dir
+from llmgine.observability.plugins import load_observer
 
 __all__ = [
     "UsageError",
     "add_engine_options",
+    "add_observer_option",
     "build_engine",
     "build_parser",
     "cli_application",
@@ -42,6 +45,7 @@ __all__ = [
     "read_prompt",
     "run",
     "run_command",
+    "takes_conversations",
 ]
 
 
@@ -49,14 +53,18 @@ class UsageError(LLMgineError):
     """The command line cannot run as given (exit code 2); the message says why."""
 
 
-def cli_application(name: str, log_dir: str) -> ApplicationBootstrap[ApplicationConfig]:
+def cli_application(
+    name: str, log_dir: str, observers: Sequence[str] = ()
+) -> ApplicationBootstrap[ApplicationConfig]:
     """The bus set-up of an engine command line: a JSONL log, no console lines.
 
     Console event lines would interleave with the UI, so only the file is
-    written; LLMgine's own log records show from ERROR up.
+    written; LLMgine's own log records show from ERROR up. ``observers`` are
+    plugin names (``--observer``), loaded here so a bad one is a usage error.
 
     Raises:
         ConfigurationError: ``log_dir`` cannot be written (the message names it).
+        ObserverPluginError: an observer is not installed or cannot start.
     """
     ensure_log_dir(log_dir)
     return ApplicationBootstrap(
@@ -65,19 +73,26 @@ def cli_application(name: str, log_dir: str) -> ApplicationBootstrap[Application
             enable_console_handler=False,
             file_handler_log_dir=log_dir,
             log_level="error",
+            observers=[load_observer(observer) for observer in observers],
         )
     )
 
 
 def add_engine_options(
-    parser: argparse.ArgumentParser, *, with_tools: bool, with_prompt: bool = True
+    parser: argparse.ArgumentParser,
+    *,
+    with_tools: bool,
+    with_prompt: bool = True,
+    with_conversations: bool = False,
 ) -> None:
     """Add the options every engine's command line accepts to ``parser``.
 
     Args:
         parser: Where the options go.
-        with_tools: Add ``--tools``.
+        with_tools: Add ``--tools`` (and the MCP options).
         with_prompt: Add ``--prompt`` (a one-shot answer); a server has none.
+        with_conversations: Add ``--continue``, ``--conversation``, ``--db``
+            and ``--no-save`` (engines that take ``conversation_id=``).
     """
     parser.add_argument(
         "--model",
@@ -111,17 +126,34 @@ def add_engine_options(
     parser.add_argument(
         "--log-dir", default="logs", help="where the JSONL event log goes (default: logs)"
     )
+    add_observer_option(parser)
+    if with_conversations:
+        add_conversation_options(parser)
     parser.add_argument("--version", action="version", version=f"llmgine {__version__}")
 
 
-def build_parser(prog: str, description: str, with_tools: bool) -> argparse.ArgumentParser:
+def add_observer_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--observer NAME`` (repeatable): an observability plugin to enable."""
+    parser.add_argument(
+        "--observer",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also send every event to this observability plugin (repeatable): a name "
+        "declared under the llmgine.observers entry points, e.g. console or otel",
+    )
+
+
+def build_parser(
+    prog: str, description: str, with_tools: bool, with_conversations: bool = False
+) -> argparse.ArgumentParser:
     """The command line of an engine (``python -m ...`` or ``llmgine chat``)."""
     parser = argparse.ArgumentParser(
         prog=prog,
         description=description,
         epilog="known providers: " + ", ".join(known_providers()),
     )
-    add_engine_options(parser, with_tools=with_tools)
+    add_engine_options(parser, with_tools=with_tools, with_conversations=with_conversations)
     return parser
 
 
@@ -184,6 +216,11 @@ def engine_kwargs(
     return {key: value for key, value in kwargs.items() if key in accepted}
 
 
+def takes_conversations(engine_type: type[Engine]) -> bool:
+    """Whether the engine can keep its conversation in the store (takes ``conversation_id=``)."""
+    return "conversation_id" in inspect.signature(engine_type).parameters
+
+
 def model_from_args(args: argparse.Namespace) -> tuple[Model, str | None]:
     """The model the command line asks for (or the default) and a notice to show.
 
@@ -208,14 +245,25 @@ async def build_engine(
     model: Model,
     session_id: str = "cli",
     extra_sources: Sequence[Any] = (),
+    extra_kwargs: dict[str, Any] | None = None,
 ) -> Engine:
     """An ``engine_type`` for the parsed ``args``, its tools and ``extra_sources`` registered.
 
+    Args:
+        engine_type: The engine class.
+        args: The parsed command line.
+        model: Its model.
+        session_id: Its session.
+        extra_sources: More tool sources (MCP servers).
+        extra_kwargs: More constructor arguments (a stored conversation's).
+
     Raises:
-        LLMgineError: the tools cannot be loaded or an MCP server cannot start
-            (the message says which and why); what was started is closed.
+        LLMgineError: the engine cannot be made, the tools cannot be loaded or
+            an MCP server cannot start (the message says which and why); what
+            was started is closed.
     """
-    engine = engine_type(model=model, **engine_kwargs(engine_type, args, session_id))  # type: ignore[call-arg]
+    kwargs = {**engine_kwargs(engine_type, args, session_id), **(extra_kwargs or {})}
+    engine = engine_type(model=model, **kwargs)  # type: ignore[call-arg]
     sources = [*(getattr(args, "tools", None) or []), *extra_sources]
     if sources:
         try:
@@ -234,17 +282,21 @@ async def run(engine_type: type[Engine], args: argparse.Namespace, prompt: str |
 
     try:
         model, notice = model_from_args(args)
-        app = cli_application(engine_type.__name__, args.log_dir)
+        app = cli_application(engine_type.__name__, args.log_dir, getattr(args, "observer", ()))
         servers = mcp_servers(args)
+        conversation = open_conversation(args) if takes_conversations(engine_type) else None
     except LLMgineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     await app.bootstrap()
     engine: Engine | None = None
     try:
+        stored = conversation.engine_kwargs() if conversation is not None else {}
         try:
-            engine = await build_engine(engine_type, args, model, extra_sources=servers)
-        except LLMgineError as exc:
+            engine = await build_engine(
+                engine_type, args, model, extra_sources=servers, extra_kwargs=stored
+            )
+        except LLMgineError as exc:  # tools, MCP servers, a conversation deleted meanwhile
             print(f"error: {exc}", file=sys.stderr)
             return 2
         if prompt is not None:  # MCP trouble on stderr: stdout is only the answer
@@ -259,7 +311,8 @@ async def run(engine_type: type[Engine], args: argparse.Namespace, prompt: str |
         cli.register_loading_event(engine.status_event_type)
         watch_mcp_status(engine.bus, engine.session_id, cli.print_info)
         # A one-shot run reports a missing key as its error; here, warn before the typing.
-        for line in (notice, missing_key_warning(model)):
+        about = conversation.describe(engine) if conversation is not None else None
+        for line in (notice, missing_key_warning(model), about):
             if line:
                 cli.notice(line)
         await cli.main()
@@ -326,6 +379,7 @@ def main(
         prog or _program_name(engine_type),
         description,
         with_tools=hasattr(engine_type, "register_tools"),
+        with_conversations=takes_conversations(engine_type),
     )
     sys.exit(run_command(engine_type, parser.parse_args(argv)))
 

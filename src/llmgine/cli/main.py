@@ -1,7 +1,7 @@
 """The ``llmgine`` command and its subcommands.
 
-``chat``, ``ask``, ``consortium``, ``logs``, ``replay``, ``models``, ``worker`` and
-``mcp serve``. Each subcommand mirrors a launcher: ``llmgine chat`` is ``python -m
+``chat``, ``ask``, ``consortium``, ``web``, ``conversations``, ``logs``, ``replay``, ``models``,
+``worker`` and ``mcp serve``. Each subcommand mirrors a launcher: ``llmgine chat`` is ``python -m
 llmgine.engines.tool_chat_engine`` (same options), ``llmgine ask`` the
 single-pass engine, ``llmgine consortium`` the consortium engine; ``llmgine
 web`` serves any of them in a browser page (:mod:`llmgine.web`). Engines and
@@ -21,6 +21,10 @@ __all__ = ["build_parser", "main"]
 
 _CHAT = "Chat with a model that can call tools (the tool-chat engine)."
 _ASK = "Answer with one model call per prompt (the single-pass engine)."
+_CONVERSATIONS = (
+    "The stored conversations of llmgine chat: list them, show one, delete one "
+    "(continue one with llmgine chat --continue or --conversation ID)."
+)
 _LOGS = "Read the event logs: list the runs, show a run's turns as trees, follow a running log."
 _REPLAY = (
     "Run a logged run again offline (models and tools answered from the log) and compare "
@@ -33,7 +37,8 @@ _MCP_SERVE = (
 )
 _MODELS = (
     "List the providers and model presets, which API keys are set (and where from), "
-    "and the model used when --model is not given."
+    "and the model used when --model is not given; --check asks each configured model "
+    "for one word and shows which answer."
 )
 
 
@@ -67,6 +72,12 @@ def _web(args: argparse.Namespace) -> int:
     return run_web(args)
 
 
+def _conversations(args: argparse.Namespace) -> int:
+    from llmgine.cli.conversations_command import run_conversations
+
+    return run_conversations(args)
+
+
 def _logs(args: argparse.Namespace) -> int:
     from llmgine.cli.logs_command import run_logs
 
@@ -92,6 +103,10 @@ def _mcp_serve(args: argparse.Namespace) -> int:
 
 
 def _models(args: argparse.Namespace) -> int:
+    if args.check or args.check_models:
+        from llmgine.cli.models_check import run_check
+
+        return run_check(args.check_models, timeout=args.timeout, as_json=args.json)
     from llmgine.cli.models_command import show_models
 
     return show_models(as_json=args.json)
@@ -121,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     chat = add("chat", _CHAT, _chat)
-    add_engine_options(chat, with_tools=True)
+    add_engine_options(chat, with_tools=True, with_conversations=True)
     chat.add_argument(
         "--redis",
         metavar="URL",
@@ -129,14 +144,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_engine_options(add("ask", _ASK, _ask), with_tools=False)
     add_arguments(add("consortium", DESCRIPTION, _consortium))
-    from llmgine.cli import logs_command, replay_command, web_command
+    from llmgine.cli import conversations_command, logs_command, replay_command, web_command
 
     web_command.add_arguments(add("web", web_command.DESCRIPTION, _web))
 
+    conversations_command.add_arguments(add("conversations", _CONVERSATIONS, _conversations))
     logs_command.add_arguments(add("logs", _LOGS, _logs))
     replay_command.add_arguments(add("replay", _REPLAY, _replay))
     models = add("models", _MODELS, _models)
     models.add_argument("--json", action="store_true", help="print the listing as JSON")
+    models.add_argument(
+        "--check",
+        action="store_true",
+        help="send one tiny request to each configured model (its key set), in parallel, "
+        "and show which answer",
+    )
+    models.add_argument(
+        "--model",
+        dest="check_models",
+        action="append",
+        default=[],
+        metavar="PROVIDER:MODEL",
+        help="check this model (repeatable; implies --check)",
+    )
+    models.add_argument(
+        "--timeout",
+        type=float,
+        default=20.0,
+        metavar="SECONDS",
+        help="seconds each model has to answer the check (default: 20)",
+    )
     models.add_argument("--version", action="version", version=f"llmgine {__version__}")
     add_worker_arguments(add("worker", WORKER, _worker))
 

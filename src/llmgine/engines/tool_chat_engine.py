@@ -9,14 +9,19 @@ results back, and calls the model again, until it answers without tool calls
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from llmgine.bus.interface import Bus
+from llmgine.context.conversations import ConversationStore
 from llmgine.context.memory import InMemoryContextManager, SimpleChatHistory
+from llmgine.context.persistent import SQLiteContextManager
 from llmgine.engines.base import Engine
 from llmgine.engines.messages import EngineCommand, EngineStatusEvent
 from llmgine.errors import EngineError, LLMgineError
+from llmgine.memory.context import MemoryContextManager
+from llmgine.memory.recall import Memory
 from llmgine.messages.commands import CommandResult
 from llmgine.models.interface import Model
 from llmgine.models.registry import get_model
@@ -58,10 +63,25 @@ class ToolChatEngine(Engine):
         max_iterations: Most model calls in one turn; past it the turn fails
             with an error that names the limit.
         stream: Stream answers (text deltas are published as events).
-        context: The history to use (default: an :class:`InMemoryContextManager`).
+        context: The history to use (default: an :class:`InMemoryContextManager`,
+            or a :class:`SQLiteContextManager` when ``conversation_id`` or ``db``
+            is given).
         tool_manager: The tool manager to use (default: a new one).
         engine_id: Its id.
         bus: Where it publishes (default: the message bus singleton).
+        conversation_id: Continue this stored conversation (an id or a unique
+            prefix) from ``db``.
+        db: The conversations store or the path of its file; given alone, a
+            new conversation is stored in it (default file: see
+            :func:`~llmgine.context.default_db_path`).
+        memory: Recall relevant earlier turns into each turn: a
+            :class:`~llmgine.memory.Memory` (its store is the conversations
+            store), or True for one on ``db`` with the default embedder. Its
+            :class:`~llmgine.memory.MemoryRecallEvent` goes to ``bus``.
+
+    Raises:
+        ConversationNotFoundError: ``conversation_id`` names no stored conversation.
+        ConversationStoreError: the conversations file cannot be used.
     """
 
     command_type = ToolChatEngineCommand
@@ -80,11 +100,35 @@ class ToolChatEngine(Engine):
         tool_manager: ToolManager | None = None,
         engine_id: str | None = None,
         bus: Bus | None = None,
+        conversation_id: str | None = None,
+        db: ConversationStore | str | os.PathLike[str] | None = None,
+        memory: Memory | bool = False,
     ) -> None:
         super().__init__(session_id=session_id, engine_id=engine_id, bus=bus)
         self.model = self.resolve_model(model)
         self.max_iterations = max_iterations
         self.stream = stream
+        about = {"engine": type(self).__name__, "model": self.model.model_string}
+        if context is None and memory is not False:
+            if not isinstance(memory, Memory):
+                store = db if isinstance(db, ConversationStore) else ConversationStore(db)
+                memory = Memory(store)
+            context = MemoryContextManager(
+                self.engine_id,
+                self.session_id,
+                memory=memory,
+                events=self.bus,
+                conversation_id=conversation_id,
+                metadata=about,
+            )
+        elif context is None and (conversation_id is not None or db is not None):
+            context = SQLiteContextManager(
+                self.engine_id,
+                self.session_id,
+                store=db,
+                conversation_id=conversation_id,
+                metadata=about,
+            )
         self.context = context or InMemoryContextManager(self.engine_id, self.session_id)
         self.context.set_system_prompt(system_prompt)
         self.tool_manager = tool_manager or ToolManager(
@@ -151,6 +195,12 @@ class ToolChatEngine(Engine):
     def clear_context(self) -> None:
         """Forget the conversation (the system prompt stays)."""
         self.context.clear()
+
+    @property
+    def conversation_id(self) -> str | None:
+        """The id of the stored conversation, when the context stores one."""
+        value = getattr(self.context, "conversation_id", None)
+        return value if isinstance(value, str) else None
 
     # -- the loop ---------------------------------------------------------------
 
@@ -241,7 +291,10 @@ async def use_tool_chat_engine(
     """Answer ``prompt`` with the function-calling loop and return the text.
 
     Works from a plain script: no bootstrap or bus set-up needed. MCP servers
-    in ``tools`` are started for the answer and stopped after it.
+    in ``tools`` are started for the answer and stopped after it. With
+    ``conversation_id=`` (and ``db=``, a path or a ``ConversationStore``) the
+    prompt continues a stored conversation and the turn is stored in it;
+    ``context=`` takes any context manager.
 
     Raises:
         EngineError: the engine could not answer (its message says why).

@@ -8,13 +8,19 @@
   use: they import their SDKs) - the two wire formats, over a
   :mod:`~llmgine.providers` client.
 * :class:`DemoModel` and, in :mod:`llmgine.testing`, the test models.
+* :class:`Embedder`, :func:`get_embedder`: embeddings - :class:`OpenAIEmbedder`
+  (imported on first use) and the offline :class:`HashEmbedder`.
 """
 
 from importlib import import_module
 from typing import Any
 
+from llmgine.models.availability import Availability, check_models
 from llmgine.models.demo import DemoModel
+from llmgine.models.embedder import Embedder
+from llmgine.models.embedders import get_embedder
 from llmgine.models.events import LLMCallEvent, LLMResponseEvent
+from llmgine.models.hash_embedder import HashEmbedder
 from llmgine.models.instrumented import InstrumentedModel, instrument
 from llmgine.models.interface import Model
 from llmgine.models.presets import (
@@ -44,19 +50,26 @@ from llmgine.models.retry import NO_RETRY, RetryPolicy
 from llmgine.providers.catalog import Providers
 
 # The wire models import their SDKs (seconds on a slow machine): loaded on first use.
-_LAZY = {"OpenAIChatModel": "llmgine.models.openai", "AnthropicModel": "llmgine.models.anthropic"}
+_LAZY = {
+    "OpenAIChatModel": "llmgine.models.openai",
+    "AnthropicModel": "llmgine.models.anthropic",
+    "OpenAIEmbedder": "llmgine.models.openai_embedder",
+}
 
 __all__ = [
     "NO_RETRY",
     "AnthropicModel",
+    "Availability",
     "Claude35Haiku",
     "DemoModel",
+    "Embedder",
     "Gemini25FlashPreview",
     "Gpt41",
     "Gpt41Mini",
     "Gpt_4o_Mini_Latest",
     "Gpt_o3_Mini",
     "Grok3Mini",
+    "HashEmbedder",
     "InstrumentedModel",
     "LLMCallEvent",
     "LLMRequest",
@@ -65,6 +78,7 @@ __all__ = [
     "Messages",
     "Model",
     "OpenAIChatModel",
+    "OpenAIEmbedder",
     "PresetModel",
     "ProviderModel",
     "Providers",
@@ -76,6 +90,8 @@ __all__ = [
     "ThinkingPart",
     "ToolCallDelta",
     "Usage",
+    "check_models",
+    "get_embedder",
     "get_model",
     "instrument",
     "known_providers",

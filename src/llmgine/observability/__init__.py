@@ -5,6 +5,11 @@ from llmgine.observability.console import ConsoleEventHandler
 from llmgine.observability.events import LogLevel
 from llmgine.observability.file import FileEventHandler
 from llmgine.observability.otel import OpenTelemetryEventHandler
+from llmgine.observability.plugins import (
+    ObserverPluginError,
+    available_observers,
+    load_observer,
+)
 from llmgine.observability.redaction import Redactor, default_redactor, is_secret_key
 
 __all__ = [
@@ -12,8 +17,11 @@ __all__ = [
     "FileEventHandler",
     "LogLevel",
     "ObservabilityEventHandler",
+    "ObserverPluginError",
     "OpenTelemetryEventHandler",
     "Redactor",
+    "available_observers",
     "default_redactor",
     "is_secret_key",
+    "load_observer",
 ]

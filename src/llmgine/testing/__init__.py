@@ -1,10 +1,12 @@
 """Test support that ships with the package: fakes, offline models and pytest fixtures.
 
-The offline models live with the models (:mod:`llmgine.models`); they are
-re-exported here, where tests look for them.
+The offline models (and the offline :class:`HashEmbedder`) live with the
+models (:mod:`llmgine.models`); they are re-exported here, where tests look
+for them.
 """
 
 from llmgine.models.function import CallInfo, FunctionModel
+from llmgine.models.hash_embedder import HashEmbedder
 from llmgine.models.instrumented import InstrumentedModel, instrument
 from llmgine.models.replay import ReplayMismatchError, ReplayModel, UnplayedRecordingsError
 from llmgine.models.scripted import ScriptedModel, ScriptExhaustedError, UnusedRepliesError
@@ -18,6 +20,7 @@ __all__ = [
     "CassetteMissingError",
     "FakeMessageBus",
     "FunctionModel",
+    "HashEmbedder",
     "InstrumentedModel",
     "ReplayMismatchError",
     "ReplayModel",

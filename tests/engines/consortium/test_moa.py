@@ -12,6 +12,7 @@ from llmgine.engines.consortium.events import (
     ConsortiumCombineEvent,
     ConsortiumIterationEvent,
     ConsortiumMemberEvent,
+    MoaReferenceCacheHitEvent,
 )
 from llmgine.engines.consortium.members import parse_members
 from llmgine.engines.consortium.run import Budget, ConsortiumRun
@@ -20,10 +21,12 @@ from llmgine.engines.consortium.strategies.moa import (
     advisory_view,
     truncate_middle,
 )
+from llmgine.engines.consortium.strategies.moa_cache import view_hash
 from llmgine.engines.messages import EngineCommand
-from llmgine.errors import EngineError
+from llmgine.errors import EngineError, ProviderServerError
 from llmgine.messages.commands import CommandResult
 from llmgine.models.interface import Model
+from llmgine.models.retry import RetryPolicy
 from llmgine.testing import FunctionModel
 from llmgine.tools import ToolCall, tool
 from llmgine.tools.events import ToolExecuteResultEvent
@@ -368,3 +371,102 @@ async def test_an_aggregator_that_wraps_the_engine_is_refused(bus: MessageBus) -
     result = await engine.execute("x")
     assert not result.success
     assert "cannot contain itself" in (result.error or "")
+
+
+# -- the reference cache ---------------------------------------------------------------------
+
+
+async def test_a_turn_asked_again_on_the_same_state_reuses_the_references(
+    bus: MessageBus,
+) -> None:
+    alpha, beta = Recorder("alpha"), Recorder("beta")
+    hits: list[MoaReferenceCacheHitEvent] = []
+    bus.register_event_handler(MoaReferenceCacheHitEvent, hits.append)
+    strategy = MoaStrategy(layers=2)
+    judge = Recorder("judge", reply=lambda n: f"synthesis {n}")
+    first = await strategy.run(make_run([alpha, beta], judge), "What is MoA?")
+    assert len(alpha.prompts) == 2 and hits == []
+    # The same request on the same history (say, the first turn's answer was not kept).
+    again = await strategy.run(make_run([alpha, beta], judge), "What is MoA?")
+    assert len(alpha.prompts) == len(beta.prompts) == 2  # not asked again
+    assert [(e.stage, e.references) for e in hits] == [("layer 1", 2), ("layer 2", 2)]
+    assert len(hits[0].view_hash) == 64 and hits[0].members == ["Member A", "Member B"]
+    assert again.answer == "synthesis 2" and len(again.answers) == 4
+    assert again.details["cache_hits"] == 2 and first.details["cache_hits"] == 0
+    # A new user message is a new state: the references answer again.
+    await strategy.run(make_run([alpha, beta], judge), "And what is a council?")
+    assert len(alpha.prompts) == 4 and len(hits) == 2
+    history = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
+    await strategy.run(make_run([alpha, beta], judge, history=history), "What is MoA?")
+    assert len(alpha.prompts) == 6 and len(hits) == 2
+
+
+async def test_failed_references_are_not_kept(bus: MessageBus) -> None:
+    broken = Recorder("broken", fail=True)
+    strategy = MoaStrategy(layers=1)
+    for _ in range(2):
+        with pytest.raises(EngineError):
+            await strategy.run(make_run([broken], Recorder("judge")), "q")
+    assert len(broken.prompts) == 2
+
+
+def last_user(messages: list[dict[str, Any]]) -> str:
+    return str(next(m for m in reversed(messages) if m["role"] == "user")["content"])
+
+
+def aggregator_with_a_retry(failures: int) -> tuple[FunctionModel, list[list[dict[str, Any]]]]:
+    """An acting aggregator: a tool call, then ``failures`` retryable errors, then an answer."""
+    calls: list[list[dict[str, Any]]] = []
+
+    def act(messages: list[dict[str, Any]], info: Any) -> Any:
+        calls.append(messages)
+        if not any(m["role"] == "tool" for m in messages):
+            return ToolCall("c1", "lookup", '{"query": "moa"}')
+        if len(calls) <= 1 + failures:
+            raise ProviderServerError("overloaded", provider="function", model="actor")
+        return "the answer"
+
+    fast = RetryPolicy(initial_delay=0.001, max_delay=0.001, jitter=0, max_attempts=3)
+    return FunctionModel(act, name="actor", retry=fast), calls
+
+
+async def test_a_retried_aggregator_call_on_the_same_tool_results_reuses_the_advice(
+    bus: MessageBus,
+) -> None:
+    alpha = Recorder("alpha")
+    hits: list[MoaReferenceCacheHitEvent] = []
+    bus.register_event_handler(MoaReferenceCacheHitEvent, hits.append)
+    actor, calls = aggregator_with_a_retry(failures=1)
+    strategy = MoaStrategy(layers=1, aggregator_tools=[lookup], tool_advice_rounds=3)
+    outcome = await strategy.run(make_run([alpha], actor), "What does the lookup say?")
+    assert outcome.answer == "the answer"
+    assert len(calls) == 3  # the tool call, the failed call, its retry
+    assert len(alpha.prompts) == 2  # layer 1 and one round of advice, not two
+    assert [e.stage for e in hits] == ["advice"]
+    assert outcome.details["advice_rounds"] == 1 and outcome.details["cache_hits"] == 1
+    # The retry was sent the very same advice.
+    assert last_user(calls[1]) == last_user(calls[2])
+    assert "Advice of the assistants" in last_user(calls[2])
+
+
+async def test_the_backup_aggregator_reuses_the_advice_on_the_same_state(bus: MessageBus) -> None:
+    alpha = Recorder("alpha")
+    main, _ = aggregator_with_a_retry(failures=5)  # gives up after its retries
+    backup, backup_calls = aggregator_with_a_retry(failures=0)
+    strategy = MoaStrategy(layers=1, aggregator_tools=[lookup], tool_advice_rounds=3)
+    outcome = await strategy.run(make_run([alpha], main, backup), "What does the lookup say?")
+    assert outcome.answer == "the answer" and "backup aggregator answered" in str(
+        outcome.fallback_reason
+    )
+    # Layer 1 and one round of advice: the backup's tool result is the same state.
+    assert len(alpha.prompts) == 2
+    assert outcome.details["cache_hits"] >= 1
+    assert "Advice of the assistants" in last_user(backup_calls[-1])
+
+
+def test_the_view_hash_changes_with_the_view_and_the_members() -> None:
+    members = parse_members([Recorder("a"), Recorder("b")])
+    view = [{"role": "user", "content": "q"}]
+    assert view_hash(view, members) == view_hash([dict(view[0])], members)
+    assert view_hash(view, members) != view_hash([{"role": "user", "content": "q2"}], members)
+    assert view_hash(view, members) != view_hash(view, members[:1])

@@ -14,6 +14,7 @@ __all__ = [
     "ConsortiumEngineStatusEvent",
     "ConsortiumIterationEvent",
     "ConsortiumMemberEvent",
+    "MoaReferenceCacheHitEvent",
 ]
 
 
@@ -89,3 +90,25 @@ class ConsortiumCombineEvent(Event, kw_only=True):
     model: str | None = None
     reason: str | None = None
     duration_s: float = 0.0
+
+
+class MoaReferenceCacheHitEvent(Event, kw_only=True):
+    """Mixture of agents: the references' answers were reused, the state being unchanged.
+
+    The advisory view the references would judge (conversation, request, tool
+    results) hashed to the same value as when they last answered at this
+    stage, so they were not asked again.
+
+    Attributes:
+        engine_id: The engine.
+        stage: ``"layer 1"``, ``"layer 2"``... or ``"advice"`` (on tool results).
+        view_hash: SHA-256 of the advisory view and of the members asked.
+        references: Answers reused.
+        members: The labels of the members whose answers were reused.
+    """
+
+    engine_id: str = ""
+    stage: str = ""
+    view_hash: str = ""
+    references: int = 0
+    members: list[str] = field(default_factory=list)

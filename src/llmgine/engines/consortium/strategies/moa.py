@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -25,6 +24,14 @@ from llmgine.engines.consortium.run import (
     fallback_answer,
 )
 from llmgine.engines.consortium.strategies.base import Strategy
+from llmgine.engines.consortium.strategies.moa_advice import (
+    ADVISOR_SYSTEM_PROMPT,
+    AdvisedModel,
+    MoaProgress,
+    ask_references,
+    references_block,
+)
+from llmgine.engines.consortium.strategies.moa_cache import ReferenceCache
 from llmgine.engines.consortium.strategies.moa_view import (
     advisory_view,
     truncate_middle,
@@ -32,11 +39,8 @@ from llmgine.engines.consortium.strategies.moa_view import (
 from llmgine.engines.messages import FINISHED
 from llmgine.engines.tool_chat_engine import ToolChatEngine
 from llmgine.errors import EngineError
-from llmgine.models.instrumented import InstrumentedModel
 from llmgine.models.interface import Model
 from llmgine.models.registry import get_model
-from llmgine.models.request import LLMRequest
-from llmgine.models.response import LLMResponse, Usage, content_text
 
 __all__ = ["MoaStrategy", "advisory_view", "truncate_middle"]
 
@@ -46,14 +50,6 @@ REFERENCES_INSTRUCTIONS = (
     "Other assistants answered this request; their answers are below as references. They "
     "may be incomplete, wrong or biased: evaluate them critically, keep what is right, fix "
     "what is wrong, and give your own complete, best answer. Do not mention the references."
-)
-
-ADVISOR_SYSTEM_PROMPT = (
-    "You are an advisor in a mixture-of-agents process. You do not act: you cannot call "
-    "tools, run commands or open files and URLs, and you should not try to or apologise for "
-    "it. A separate aggregator model holds the tools and will act. Give your best analysis "
-    "and answer: the approach, concrete next steps and how to use tools, pitfalls, and "
-    "anything that may have been missed. No preamble, no disclaimers about access."
 )
 
 AGGREGATOR_SYSTEM_PROMPT = (
@@ -67,54 +63,6 @@ TOOLS_NOTE = (
     " You can call tools (the assistants could not): use them to check facts or to act when "
     "that helps, then give the final answer."
 )
-
-ADVICE_REQUEST = (
-    "[The conversation above is the current state of the task: the acting model called "
-    "tools and got the results shown. Judge the state: what the results mean, whether the "
-    "task is done, what should happen next and what risks or mistakes you see.]"
-)
-
-
-def _scrub(text: str, model: Model) -> str:
-    """``text`` without the model's name, so readers cannot tell who failed."""
-    for name in sorted({model.model_string, model.name, model.provider}, key=len, reverse=True):
-        if name and len(name) >= 3:
-            text = text.replace(name, "[model]")
-    return text
-
-
-def _references(
-    run: ConsortiumRun, answers: Sequence[MemberAnswer], limit: int | None = None
-) -> str:
-    """The answers as shuffled ``<reference name="Response 1">`` blocks (failures as notes).
-
-    Each answer is cut head+tail to ``limit`` characters (None: shown whole).
-    """
-    blocks = []
-    for name, answer in run.anonymised(answers):
-        if answer.ok:
-            body = answer.content or ""
-            body = truncate_middle(body, limit) if limit else body
-            blocks.append(f'<reference name="{name}">\n{body}\n</reference>')
-        else:
-            error = _scrub(answer.error or "unknown error", answer.member.model)
-            blocks.append(
-                f'<reference name="{name}" status="failed">[no answer: {error}]</reference>'
-            )
-    return "<references>\n" + "\n".join(blocks) + "\n</references>"
-
-
-@dataclass
-class _Progress:
-    """What a turn has produced so far."""
-
-    layer: int = 0
-    layer_used: int = 0
-    answers: list[MemberAnswer] = field(default_factory=list)
-    aggregator: str | None = None
-    advice_rounds: int = 0
-    tool_calls: int = 0
-    notes: list[str] = field(default_factory=list)
 
 
 class MoaStrategy(Strategy):
@@ -160,10 +108,12 @@ class MoaStrategy(Strategy):
         self.max_context_chars = max_context_chars
         self.tool_advice_rounds = tool_advice_rounds
         self.max_tool_iterations = max_tool_iterations
+        #: The proposers' last answers per stage, by a hash of the view they judged.
+        self.cache = ReferenceCache()
 
     async def run(self, run: ConsortiumRun, prompt: str) -> ConsortiumOutcome:
         """Run the layers, then aggregate (falling back when the aggregators fail)."""
-        progress = _Progress()
+        progress = MoaProgress()
         try:
             await self._layers(run, prompt, progress)
             return await self._aggregate(run, prompt, progress)
@@ -174,12 +124,14 @@ class MoaStrategy(Strategy):
 
     # -- proposers ------------------------------------------------------------------
 
-    async def _layers(self, run: ConsortiumRun, prompt: str, progress: _Progress) -> None:
+    async def _layers(self, run: ConsortiumRun, prompt: str, progress: MoaProgress) -> None:
         for layer in range(1, self.layers + 1):
             progress.layer = layer
             await run.status(f"layer {layer}: asking {len(run.members)} proposers")
             messages = self._proposer_messages(run, prompt, progress.answers)
-            answers = await run.ask_members(messages, stage=f"layer {layer}")
+            answers, _ = await ask_references(
+                run, self.cache, progress, messages, stage=f"layer {layer}", slot=f"layer {layer}"
+            )
             answered = sum(answer.ok for answer in answers)
             await run.iteration(
                 self.name,
@@ -204,7 +156,7 @@ class MoaStrategy(Strategy):
         system = [{"role": "system", "content": ADVISOR_SYSTEM_PROMPT}]
         text = prompt
         if previous:
-            refs = _references(run, previous, self.max_context_chars)
+            refs = references_block(run, previous, self.max_context_chars)
             text = f"{prompt}\n\n---\n{REFERENCES_INSTRUCTIONS}\n\n{refs}"
         return [
             *(system if self.aggregator_tools else []),
@@ -218,7 +170,7 @@ class MoaStrategy(Strategy):
         self, run: ConsortiumRun, prompt: str, answers: list[MemberAnswer]
     ) -> Messages:
         system = AGGREGATOR_SYSTEM_PROMPT + (TOOLS_NOTE if self.aggregator_tools else "")
-        text = f"{prompt}\n\n---\nThe assistants' answers:\n\n{_references(run, answers)}"
+        text = f"{prompt}\n\n---\nThe assistants' answers:\n\n{references_block(run, answers)}"
         return [
             {"role": "system", "content": system},
             *(dict(message) for message in run.history),
@@ -226,7 +178,7 @@ class MoaStrategy(Strategy):
         ]
 
     async def _aggregate(
-        self, run: ConsortiumRun, prompt: str, progress: _Progress
+        self, run: ConsortiumRun, prompt: str, progress: MoaProgress
     ) -> ConsortiumOutcome:
         messages = self._aggregator_messages(run, prompt, progress.answers)
         chain = [
@@ -265,13 +217,21 @@ class MoaStrategy(Strategy):
         model: Model,
         prompt: str,
         messages: Messages,
-        progress: _Progress,
+        progress: MoaProgress,
     ) -> str:
         if not self.aggregator_tools:
             response = await run.ask(model, messages)
             text = response.content or ""
         else:
-            advised = _AdvisedModel(run, self, progress, prompt, model)
+            advised = AdvisedModel(
+                run,
+                progress,
+                prompt,
+                model,
+                cache=self.cache,
+                advice_rounds=self.tool_advice_rounds,
+                max_context_chars=self.max_context_chars,
+            )
             engine = ToolChatEngine(
                 session_id=run.engine.session_id,
                 model=advised,
@@ -296,7 +256,7 @@ class MoaStrategy(Strategy):
     # -- outcomes -----------------------------------------------------------------------
 
     async def _fallback(
-        self, run: ConsortiumRun, progress: _Progress, reason: str, stop_reason: str
+        self, run: ConsortiumRun, progress: MoaProgress, reason: str, stop_reason: str
     ) -> ConsortiumOutcome:
         answer, how = fallback_answer(progress.answers)
         await run.combine_event("fallback", reason=f"{reason}; used {how}")
@@ -305,7 +265,7 @@ class MoaStrategy(Strategy):
     def _outcome(
         self,
         run: ConsortiumRun,
-        progress: _Progress,
+        progress: MoaProgress,
         answer: str,
         stop: str,
         why: str | None = None,
@@ -327,75 +287,3 @@ async def _aggregator_status(run: ConsortiumRun, status: str) -> None:
     """The acting aggregator's status, as the consortium's (its ``finished`` is not the turn's)."""
     if status != FINISHED:
         await run.status(f"aggregator: {status}")
-
-
-class _AdvisedModel(Model):
-    """The aggregator's model inside a consortium run, for its function-calling loop.
-
-    Each call is counted in the run (usage, cost, budget), and new tool
-    results may first be shown to the proposers, whose advice is added to the
-    aggregator's request. The loop's engine instruments it (retries, events).
-    """
-
-    def __init__(
-        self,
-        run: ConsortiumRun,
-        strategy: MoaStrategy,
-        progress: _Progress,
-        prompt: str,
-        model: Model,
-    ) -> None:
-        super().__init__(retry=model.retry, timeout=model.timeout)
-        self.inner = model.wrapped if isinstance(model, InstrumentedModel) else model
-        self.provider, self.name = self.inner.provider, self.inner.name
-        self._run, self._strategy, self._progress = run, strategy, progress
-        self._prompt = prompt  # the user's request, without the references
-        self.budget_error: BudgetExceeded | None = None
-        self.tool_results = 0
-        self._advice: str | None = None
-
-    def price(self, usage: Usage) -> float | None:
-        """The aggregator model's price."""
-        return self.inner.price(usage)
-
-    async def request(self, request: LLMRequest) -> LLMResponse:
-        """Ask the aggregator, with the proposers' advice on new tool results."""
-        try:
-            self._run.check_budget()
-        except BudgetExceeded as exc:  # the loop would make it a failed result: keep it
-            self.budget_error = exc
-            raise
-        advised = request.copy()
-        advised.messages = await self._advised(advised.messages)
-        response = await self.inner.request(advised)
-        if response.cost_usd is None:
-            response.cost_usd = self.price(response.usage)
-        self._run.count(response)
-        return response
-
-    async def _advised(self, messages: Messages) -> Messages:
-        """``messages``, with the proposers' advice on new tool results added to the prompt."""
-        strategy, progress = self._strategy, self._progress
-        results = sum(message.get("role") == "tool" for message in messages)
-        users = [n for n, message in enumerate(messages) if message.get("role") == "user"]
-        last_user = users[-1] if users else -1
-        if results > self.tool_results and progress.advice_rounds < strategy.tool_advice_rounds:
-            progress.advice_rounds += 1
-            await self._run.status("the proposers are advising on the tool results")
-            view = [
-                {"role": "system", "content": ADVISOR_SYSTEM_PROMPT},
-                *advisory_view(self._run.history, strategy.max_context_chars),
-                {"role": "user", "content": self._prompt},
-                *advisory_view(messages[last_user + 1 :], strategy.max_context_chars),
-                {"role": "user", "content": ADVICE_REQUEST},
-            ]
-            answers = await self._run.ask_members(view, stage=f"advice {progress.advice_rounds}")
-            if any(answer.ok for answer in answers):
-                self._advice = _references(self._run, answers)
-        self.tool_results = max(self.tool_results, results)
-        if self._advice is None or last_user < 0:
-            return messages
-        prompt = messages[last_user]
-        note = f"\n\nAdvice of the assistants on the tool results so far:\n\n{self._advice}"
-        messages[last_user] = {**prompt, "content": content_text(prompt.get("content")) + note}
-        return messages

@@ -1,0 +1,81 @@
+"""Engines over stored conversations: engine functions and engines take conversation_id= and db=."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from llmgine.bus.bus import MessageBus
+from llmgine.context import ConversationStore, SQLiteContextManager
+from llmgine.engines import ToolChatEngine, use_tool_chat_engine
+from llmgine.errors import EngineError
+from llmgine.models.response import LLMResponse
+from llmgine.testing import FunctionModel, ScriptedModel
+from llmgine.tools import ToolCall, tool
+
+
+@tool
+def get_weather(city: str) -> str:
+    """Weather for a city.
+
+    Args:
+        city: The city.
+    """
+    return f"{city}: 17 C"
+
+
+def echo(messages: list[dict[str, object]], info: object) -> str:
+    return f"I have seen {len(messages)} messages"
+
+
+async def test_an_engine_function_continues_a_stored_conversation(
+    bus: MessageBus, tmp_path: Path
+) -> None:
+    db = tmp_path / "c.db"
+    store = ConversationStore(db)
+    conversation = store.create()
+    model = FunctionModel(echo)
+    first = await use_tool_chat_engine("one", model, conversation_id=conversation, db=db)
+    assert first == "I have seen 2 messages"  # the system prompt and "one"
+    second = await use_tool_chat_engine("two", model, conversation_id=conversation[:5], db=store)
+    assert second == "I have seen 4 messages"
+    stored = [m.message for m in store.messages(conversation)]
+    assert [m["content"] for m in stored] == ["one", first, "two", second]
+    with pytest.raises(EngineError, match="no conversation .* match 'missing'"):
+        await use_tool_chat_engine("x", model, conversation_id="missing", db=db)
+    store.close()
+
+
+async def test_a_turn_with_tools_is_stored_and_a_failed_turn_is_not(
+    bus: MessageBus, tmp_path: Path
+) -> None:
+    model = ScriptedModel(
+        [
+            LLMResponse(
+                content=None, tool_calls=[ToolCall("c1", "get_weather", '{"city": "Oslo"}')]
+            ),
+            LLMResponse(content="17 C in Oslo."),
+        ]
+    )
+    engine = ToolChatEngine(model=model, tools=[get_weather], db=tmp_path / "c.db")
+    assert isinstance(engine.context, SQLiteContextManager)
+    result = await engine.execute("Weather in Oslo?")
+    assert result.success
+    conversation = engine.conversation_id
+    assert conversation is not None
+    failing = await engine.execute("again?")  # the script is used up: the turn fails
+    assert not failing.success
+    store = ConversationStore(tmp_path / "c.db")
+    roles = [m.message["role"] for m in store.messages(conversation)]
+    assert roles == ["user", "assistant", "tool", "assistant"]
+    info = store.get(conversation)
+    assert info.metadata["engine"] == "ToolChatEngine"
+    assert info.system_prompt == engine.system_prompt
+    resumed = ToolChatEngine(model=FunctionModel(echo), conversation_id=conversation, db=store)
+    assert await resumed.answer("and now?") == "I have seen 6 messages"
+    store.close()
+
+
+def test_an_in_memory_engine_has_no_conversation_id() -> None:
+    assert ToolChatEngine(model="test").conversation_id is None
