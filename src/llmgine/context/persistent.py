@@ -131,8 +131,10 @@ class SQLiteContextManager(InMemoryContextManager):
         """Add the model's answer and store it (with its tool results, when it calls tools)."""
         self._add(_assistant_dict(message))
 
-    def store_tool_call_result(self, tool_call_id: str, name: str, content: str) -> None:
-        """Add the result of one tool call and store it."""
+    def store_tool_call_result(
+        self, tool_call_id: str, name: str, content: str | list[dict[str, Any]]
+    ) -> None:
+        """Add the result of one tool call (its text, or content parts with images) and store it."""
         self._add({"role": "tool", "tool_call_id": tool_call_id, "name": name, "content": content})
 
     def set_system_prompt(self, prompt: str | None) -> None:
