@@ -11,7 +11,7 @@ from llmgine.engines import ConsortiumEngine, SinglePassEngine, ToolChatEngine
 from llmgine.engines.replay import replay_log
 from llmgine.errors import ConfigurationError
 from llmgine.models.response import LLMResponse, Usage
-from llmgine.testing import FunctionModel, ScriptedModel
+from llmgine.testing import FakeMessageBus, FunctionModel, ScriptedModel
 from llmgine.tools import ToolCall, tool
 from log_recording import Recording
 
@@ -135,3 +135,28 @@ async def test_logs_that_cannot_be_replayed_say_why(recording: Recording, tmp_pa
     corrupt.write_text(text + "{cut mid-line\n")
     with pytest.raises(ConfigurationError, match="unreadable lines"):
         await replay_log([corrupt])
+
+
+async def test_a_continued_stored_conversation_replays_from_where_it_started(
+    recording: Recording, tmp_path: Path
+) -> None:
+    db = tmp_path / "conversations.db"
+    first = ToolChatEngine(  # not on the logged bus: the log holds the continued run only
+        "before",
+        model=FunctionModel(lambda m, i: f"{len(m)} messages seen"),
+        db=db,
+        bus=FakeMessageBus(),
+    )
+    await first.execute("Remember: the password is swordfish")
+    stored = first.conversation_id
+    later = ToolChatEngine(
+        "after",
+        model=FunctionModel(lambda m, i: f"{len(m)} messages seen"),
+        db=db,
+        conversation_id=stored,
+    )
+    assert (await later.execute("What was it?")).result == "4 messages seen"
+    before = db.stat().st_mtime_ns
+    outcome = await replay_log(recording.files())
+    assert outcome.matched, "\n".join(outcome.diff)
+    assert db.stat().st_mtime_ns == before  # a replay never writes to the store

@@ -143,12 +143,44 @@ class ToolChatEngine(Engine):
     # -- configuration --------------------------------------------------------
 
     def settings(self) -> dict[str, Any]:
-        """The system prompt, the iteration limit and whether it streams."""
-        return {
+        """The system prompt, the iteration limit, whether it streams, and any history.
+
+        ``history`` is the conversation the engine starts from when it
+        continues one (a stored conversation), so a replay starts there too.
+        """
+        settings: dict[str, Any] = {
             "system_prompt": self.system_prompt,
             "max_iterations": self.max_iterations,
             "stream": self.stream,
         }
+        history = getattr(self.context, "chat_history", None)
+        if history:
+            settings["history"] = [dict(message) for message in history]
+        return settings
+
+    @classmethod
+    def rebuild(
+        cls,
+        settings: dict[str, Any],
+        *,
+        model_for: Callable[[str], Model],
+        models: Sequence[str],
+        tools: Sequence[Any] = (),
+        session_id: str | None = None,
+    ) -> Engine:
+        """The engine again, its conversation in memory where the recorded one started.
+
+        A replay never writes to a conversation store.
+        """
+        settings = dict(settings)
+        history = settings.pop("history", None) or []
+        engine = super().rebuild(
+            settings, model_for=model_for, models=models, tools=tools, session_id=session_id
+        )
+        assert isinstance(engine, ToolChatEngine)
+        if isinstance(engine.context, InMemoryContextManager):
+            engine.context.chat_history.extend(dict(message) for message in history)
+        return engine
 
     def tool_schemas(self) -> list[dict[str, Any]]:
         """The schemas of its tools, those still to be registered included."""
