@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from cli_fake_engine import EchoEngine
@@ -224,3 +225,23 @@ async def test_thinking_is_dim_and_collapsed_until_thinking_is_toggled(
     assert output_of(console).count("The user greets me warmly.") == 2
     await cli.handle_input("/thinking")
     assert "Thinking is collapsed to one line." in output_of(console)
+
+
+async def test_new_starts_a_conversation_and_names_the_stored_one(
+    make_cli: Callable[..., EngineCLI], console: Console, tmp_path: Path, bus: MessageBus
+) -> None:
+    from llmgine.engines import ToolChatEngine
+    from llmgine.testing import ScriptedModel
+
+    engine = ToolChatEngine("s1", model=ScriptedModel(["one", "two"]), db=tmp_path / "c.db")
+    cli = make_cli()
+    cli.register_engine(engine)
+    cli.register_engine_command(engine.command_type, engine.handle_announced)
+    await cli.run_once("first")
+    kept = engine.conversation_id
+    await cli.handle_input("/new")
+    assert engine.conversation_id != kept
+    said = " ".join(output_of(console).split())
+    assert f"the last one is kept as {kept} (llmgine chat --conversation {kept})" in said
+    await cli.handle_input("/help")
+    assert "/new" in output_of(console)

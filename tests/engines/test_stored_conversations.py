@@ -79,3 +79,22 @@ async def test_a_turn_with_tools_is_stored_and_a_failed_turn_is_not(
 
 def test_an_in_memory_engine_has_no_conversation_id() -> None:
     assert ToolChatEngine(model="test").conversation_id is None
+
+
+async def test_a_new_conversation_keeps_the_stored_one(tmp_path: Path) -> None:
+    db = tmp_path / "conversations.db"
+    engine = ToolChatEngine("s", model=FunctionModel(echo), db=db)
+    await engine.execute("first question")
+    kept = engine.conversation_id
+    fresh = engine.new_conversation()
+    assert fresh is not None and fresh != kept and engine.conversation_id == fresh
+    await engine.execute("second question")
+    again = ToolChatEngine("t", model=FunctionModel(echo), db=db, conversation_id=kept)
+    assert [m["content"] for m in again.context.chat_history][:1] == ["first question"]
+    assert len(again.context.chat_history) == 2  # the first conversation, untouched
+
+
+def test_in_memory_a_new_conversation_forgets_the_old_one() -> None:
+    engine = ToolChatEngine("s", model=FunctionModel(echo))
+    engine.context.store_string("hello")
+    assert engine.new_conversation() is None and engine.context.chat_history == []

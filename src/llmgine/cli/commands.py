@@ -45,8 +45,14 @@ class BuiltinCommands:
         commands.register(
             "clear",
             self.clear,
-            "forget the conversation (engine.clear_context)",
+            "forget the conversation (engine.clear_context; a stored one is deleted)",
             lambda: has("clear_context"),
+        )
+        commands.register(
+            "new",
+            self.new,
+            "start a new conversation (a stored one is kept: llmgine chat --conversation ID)",
+            lambda: has("new_conversation"),
         )
         commands.register(
             "model",
@@ -113,6 +119,19 @@ class BuiltinCommands:
         if self._supports("clear", "clear_context"):
             await call_maybe_async(self.cli.engine.clear_context)
             self.cli.print_info("Conversation cleared.")
+
+    async def new(self) -> None:
+        """Start a new conversation, keeping the stored one."""
+        if self._supports("new", "new_conversation"):
+            before = getattr(self.cli.engine, "conversation_id", None)
+            await call_maybe_async(self.cli.engine.new_conversation)
+            if before:
+                self.cli.print_info(
+                    f"New conversation; the last one is kept as {before} "
+                    f"(llmgine chat --conversation {before})."
+                )
+            else:
+                self.cli.print_info("New conversation.")
 
     async def model(self, args: str) -> None:
         """Show the model, or switch to ``args``."""

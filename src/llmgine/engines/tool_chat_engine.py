@@ -225,8 +225,19 @@ class ToolChatEngine(Engine):
         return self.tool_manager.tool_names + pending
 
     def clear_context(self) -> None:
-        """Forget the conversation (the system prompt stays)."""
+        """Forget the conversation (the system prompt stays); a stored one is deleted."""
         self.context.clear()
+
+    def new_conversation(self) -> str | None:
+        """Start a new conversation; a stored one stays in the store. The new one's id.
+
+        In memory (nothing stored), the conversation is forgotten and None returned.
+        """
+        start = getattr(self.context, "new_conversation", None)
+        if start is None:
+            self.context.clear()
+            return None
+        return str(start())
 
     @property
     def conversation_id(self) -> str | None:
