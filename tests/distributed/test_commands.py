@@ -229,3 +229,20 @@ async def test_a_command_given_up_before_any_node_took_it_never_runs(
     assert (await bus.execute(later)).result == {"node": "w1", "id": later.command_id}
     assert record.lrange(f"{ns}:test:started:{command.command_id}", 0, -1) == []
     assert (await bus.execute(command)).error == result.error  # its stored (failed) result
+
+
+async def test_concurrent_calls_from_one_node_each_get_their_own_result(
+    bus: MessageBus, redis_server, workers, ns, record
+) -> None:
+    """One call at a time reads its reply itself; the others share the node's reader."""
+    workers.start("w1", "w2")
+    await bus.attach(caller(redis_server.url, ns))
+    slow = [Slow(seconds=0.2 * (i % 3)) for i in range(12)]
+    echoes = [Echo(f"n{i}") for i in range(12)]
+    results = await asyncio.wait_for(asyncio.gather(*map(bus.execute, [*slow, *echoes])), 60)
+    for command, result in zip(slow, results[:12], strict=True):
+        assert result.success and result.result["id"] == command.command_id
+    for command, result in zip(echoes, results[12:], strict=True):
+        assert result.success and result.result.startswith(f"{command.text} from w")
+    again = await bus.execute(Echo("after"))  # the reader went back to sleep; the next call reads
+    assert again.result.startswith("after from w")

@@ -43,8 +43,6 @@ __all__ = ["CommandCaller", "command_type_names", "failed_result"]
 
 _ROUTE_TTL = 1.0  # seconds a route lookup is reused
 _CHECK_EVERY = 1.0  # seconds between a waiting caller's checks of the stored result
-_MAXLEN = 100_000  # entries a command stream keeps at most
-_REPLY_MAXLEN = 1000  # entries a reply stream keeps at most
 _BLOCK_MS = 1000  # longest blocking read of the reply stream
 
 
@@ -192,8 +190,7 @@ class CommandCaller:
             t.keys.lease(command_id),
             reply,
         ]
-        args = [t.result_ttl, _MAXLEN, command_id, _REPLY_MAXLEN]
-        args += [item for pair in fields.items() for item in pair]
+        args = [t.result_ttl, command_id, *(item for pair in fields.items() for item in pair)]
         if self.reading:  # the reply stream is being read already: only submit
             await t.run_script("submit", keys, args)
             return

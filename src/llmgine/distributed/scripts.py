@@ -6,6 +6,8 @@ still agree on when a heartbeat expired or a scheduled event is due.
 
 from __future__ import annotations
 
+from llmgine.distributed.keys import GROUP
+
 __all__ = [
     "BEGIN",
     "CLEAN_NODE",
@@ -20,22 +22,36 @@ __all__ = [
     "SUBMIT",
 ]
 
+#: Entries a command stream keeps at most, and a reply stream.
+COMMANDS_MAXLEN = 100_000
+REPLIES_MAXLEN = 1000
+
+
+def _fill(script: str) -> str:
+    """The constants every node shares, written into a script (fewer arguments to send)."""
+    return (
+        script.replace("$GROUP", f"'{GROUP}'")
+        .replace("$COMMANDS_MAXLEN", str(COMMANDS_MAXLEN))
+        .replace("$REPLIES_MAXLEN", str(REPLIES_MAXLEN))
+    )
+
+
 #: Enqueue a command once. A stored result is sent back at once instead; a command
 #: still queued or running (submitted, or leased) is not queued again.
-#: KEYS: submitted, stream, result, lease, reply. ARGV: ttl s, maxlen, command id,
-#: reply maxlen, field, value... Returns the entry id, 'done' or false.
-SUBMIT = """
+#: KEYS: submitted, stream, result, lease, reply. ARGV: ttl s, command id, field,
+#: value... Returns the entry id, 'done' or false.
+SUBMIT = _fill("""
 local stored = redis.call('GET', KEYS[3])
 if stored then
-  redis.call('XADD', KEYS[5], 'MAXLEN', '~', tonumber(ARGV[4]), '*',
-             'id', ARGV[3], 'result', stored, 'events', '')
+  redis.call('XADD', KEYS[5], 'MAXLEN', '~', $REPLIES_MAXLEN, '*',
+             'id', ARGV[2], 'result', stored, 'events', '')
   return 'done'
 end
 if redis.call('EXISTS', KEYS[1], KEYS[4]) > 0 then return false end
-local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', tonumber(ARGV[2]), '*', unpack(ARGV, 5))
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', $COMMANDS_MAXLEN, '*', unpack(ARGV, 3))
 redis.call('SET', KEYS[1], KEYS[2] .. ' ' .. id, 'EX', tonumber(ARGV[1]))
 return id
-"""
+""")
 
 #: Before running a redelivered command: its stored result, or take the lease.
 #: KEYS: result, lease. ARGV: node, lease ms. Returns {'done', result} | {'run'} | {'busy'}.
@@ -62,39 +78,38 @@ return 0
 
 #: Finish a command: store the result once, reply (with the stored one) unless the
 #: caller's node is gone for good, ack, drop the entry and the lease.
-#: KEYS: result, reply, stream, lease, nodes. ARGV: result, ttl s, group, entry id,
-#: command id, node, reply maxlen, last event id sent, reply? ('1'/'0'), caller node.
-#: Returns 1 if stored.
-FINISH = """
+#: KEYS: result, reply ('' for none), stream, lease, nodes. ARGV: result, ttl s,
+#: entry id, command id, node, last event id sent, caller node. Returns 1 if stored.
+FINISH = _fill("""
 local stored = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', tonumber(ARGV[2]))
 local result = ARGV[1]
 if not stored then result = redis.call('GET', KEYS[1]) or ARGV[1] end
-if ARGV[9] == '1' and (ARGV[10] == '' or redis.call('ZSCORE', KEYS[5], ARGV[10])) then
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', tonumber(ARGV[7]), '*',
-             'id', ARGV[5], 'result', result, 'events', ARGV[8])
+if KEYS[2] ~= '' and (ARGV[7] == '' or redis.call('ZSCORE', KEYS[5], ARGV[7])) then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', $REPLIES_MAXLEN, '*',
+             'id', ARGV[4], 'result', result, 'events', ARGV[6])
 end
-if ARGV[4] ~= '' then
-  redis.call('XACK', KEYS[3], ARGV[3], ARGV[4])
-  redis.call('XDEL', KEYS[3], ARGV[4])
+if ARGV[3] ~= '' then
+  redis.call('XACK', KEYS[3], $GROUP, ARGV[3])
+  redis.call('XDEL', KEYS[3], ARGV[3])
 end
-if redis.call('GET', KEYS[4]) == ARGV[6] then redis.call('DEL', KEYS[4]) end
+if redis.call('GET', KEYS[4]) == ARGV[5] then redis.call('DEL', KEYS[4]) end
 if stored then return 1 end
 return 0
-"""
+""")
 
 #: Move a command entry to another stream (its session's handler went away, or its
 #: node is gone), keeping where it is for a caller that gives up.
-#: KEYS: stream, target, lease, submitted. ARGV: group, entry id, maxlen, field, value...
-FORWARD = """
-local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', tonumber(ARGV[3]), '*', unpack(ARGV, 4))
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-redis.call('XDEL', KEYS[1], ARGV[2])
+#: KEYS: stream, target, lease, submitted. ARGV: entry id, field, value...
+FORWARD = _fill("""
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', $COMMANDS_MAXLEN, '*', unpack(ARGV, 2))
+redis.call('XACK', KEYS[1], $GROUP, ARGV[1])
+redis.call('XDEL', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[3])
 if redis.call('EXISTS', KEYS[4]) == 1 then
   redis.call('SET', KEYS[4], KEYS[2] .. ' ' .. id, 'KEEPTTL')
 end
 return id
-"""
+""")
 
 #: A caller gives up: store its failed result unless a real one got there first, and
 #: withdraw the entry if no node has taken it yet (so it never runs). The entry's

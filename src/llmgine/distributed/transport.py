@@ -141,6 +141,7 @@ class RedisTransport:
         self.session_routes: set[tuple[str, str]] = set()  # (session, type) handled here
         self._halted: set[str] = set()
         self._nogroup_warned = False
+        self._no_script: type[Exception] = Exception  # redis-py's NoScriptError once attached
         self._backoff = Backoff()
         self.calls = CommandCaller(self)
         self.worker = CommandWorker(self)
@@ -176,6 +177,9 @@ class RedisTransport:
         self.bus = bus
         self.closing = False
         self._halted = set()
+        from redis.exceptions import NoScriptError
+
+        self._no_script = NoScriptError
         self.scripts = {
             name.lower(): self.redis.register_script(getattr(scripts, name))
             for name in scripts.__all__
@@ -355,7 +359,12 @@ class RedisTransport:
 
     async def run_script(self, name: str, keys: list[str], args: list[Any]) -> Any:
         """Run one of the scripts (loaded again if Redis lost it)."""
-        return await self.scripts[name](keys=keys, args=args)
+        script = self.scripts[name]
+        try:
+            return await self.redis.evalsha(script.sha, len(keys), *keys, *args)
+        except self._no_script:  # Redis restarted: its script cache is empty
+            script.sha = await self.redis.script_load(script.script)
+            return await self.redis.evalsha(script.sha, len(keys), *keys, *args)
 
     async def pipelined(self, build: Callable[[Any], None]) -> list[Any]:
         """Execute the pipeline ``build`` queues, once more after loading lost scripts.
@@ -363,14 +372,12 @@ class RedisTransport:
         Scripts queued with :meth:`queue_script` cost no ``SCRIPT EXISTS`` round
         trip (redis-py's ``Script`` objects send one before each pipeline).
         """
-        from redis.exceptions import NoScriptError
-
         for attempt in range(2):
             pipe = self.redis.pipeline(transaction=False)
             build(pipe)
             try:
                 return list(await pipe.execute())
-            except NoScriptError:  # Redis restarted: its script cache is empty
+            except self._no_script:  # Redis restarted: its script cache is empty
                 if attempt:
                     raise
                 for script in self.scripts.values():

@@ -28,8 +28,6 @@ __all__ = ["CommandWorker"]
 
 logger = logging.getLogger("llmgine.distributed")
 
-_MAXLEN = 100_000  # entries a command stream keeps at most
-
 
 class CommandWorker:
     """Reads the commands this node serves, runs them, and reclaims those of dead nodes."""
@@ -159,10 +157,9 @@ class CommandWorker:
         Retried through connection errors until Redis takes it or the transport closes.
         """
         t = self.t
-        reply = fields.get("reply", "")
         keys = [
             t.keys.result(command_id or "-"),
-            reply or t.keys.reply("-"),
+            fields.get("reply", ""),
             stream,
             t.keys.lease(command_id or "-"),
             t.keys.nodes,
@@ -170,13 +167,10 @@ class CommandWorker:
         args = [
             result,
             t.result_ttl,
-            GROUP,
             entry_id,
             command_id,
             t.node,
-            1000,
             t.events.last_sent,
-            "1" if reply else "0",
             fields.get("origin", ""),
         ]
         await t.call(t.run_script, "finish", keys, args)
@@ -192,7 +186,7 @@ class CommandWorker:
             moved["prior"] = str(deliveries)
         flat = [item for pair in moved.items() for item in pair]
         keys = [stream, target, t.keys.lease(command_id), t.keys.submitted(command_id)]
-        await t.run_script("forward", keys, [GROUP, entry_id, _MAXLEN, *flat])
+        await t.run_script("forward", keys, [entry_id, *flat])
 
     # -- claims ---------------------------------------------------------------
 
