@@ -72,7 +72,7 @@ class NodeKeeper:
                 "or Redis lost its data): rejoining with fresh consumer groups",
                 t.node,
             )
-            t.forget_groups()
+            t.forget_groups(said=True)
 
     async def withdraw(self) -> None:
         """Leave: the heartbeat ends now; the handler sets and session routes forget us."""

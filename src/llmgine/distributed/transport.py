@@ -332,11 +332,17 @@ class RedisTransport:
                 )
             )
 
-    def forget_groups(self) -> None:
-        """The consumer groups may be gone (Redis lost them): recreate them, re-read pending."""
+    def forget_groups(self, *, said: bool = False) -> None:
+        """The consumer groups may be gone: recreate them, re-read pending entries.
+
+        ``said``: the reason was logged already (no warning when a read meets a
+        missing group).
+        """
         self._groups.clear()
         self.worker.read_pending = True
         self.events.read_pending = True
+        if said:
+            self._nogroup_warned = True
 
     async def call(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
         """``await fn(...)``, retried through connection errors until the transport closes."""
