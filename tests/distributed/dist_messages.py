@@ -25,7 +25,15 @@ class Traced(Command):
 
 
 class SessionOnly(Command):
-    """Handled only in the session a worker registers it in."""
+    """Handled in the session a worker registers it in (``--session``), or in ROOT by
+    workers started with ``--root-session-only``; runs ``seconds``, counting starts
+    and finishes in Redis like Slow."""
+
+    seconds: float = 0.0
+
+
+class Ping(Command):
+    """Sent by a worker started with ``--ping`` (handled by the test's own node)."""
 
 
 class Note(Event):

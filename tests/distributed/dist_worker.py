@@ -2,7 +2,9 @@
 
 Handles the commands of dist_messages, records what it received in Redis, and
 prints ``ready`` once attached. Options: ``--claim-after S``,
-``--max-deliveries N``, ``--session ID`` (SessionOnly's session), ``--no-commands``.
+``--max-deliveries N``, ``--node-grace S``, ``--session ID`` (SessionOnly's
+session), ``--root-session-only`` (SessionOnly in ROOT too), ``--no-commands``,
+``--ping`` (execute a Ping, served by another node, before saying ``ready``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import signal
 import sys
 import time
 
-from dist_messages import Echo, Note, Poison, SessionOnly, Slow, Tick, Traced, TracedEvent
+from dist_messages import Echo, Note, Ping, Poison, SessionOnly, Slow, Tick, Traced, TracedEvent
 
 from llmgine import CommandResult, MessageBus
 from llmgine.distributed import RedisTransport
@@ -28,8 +30,11 @@ async def main() -> None:
     parser.add_argument("namespace")
     parser.add_argument("--claim-after", type=float, default=1.0)
     parser.add_argument("--max-deliveries", type=int, default=5)
+    parser.add_argument("--node-grace", type=float, default=3600.0)
     parser.add_argument("--session")
+    parser.add_argument("--root-session-only", action="store_true")
     parser.add_argument("--no-commands", action="store_true")
+    parser.add_argument("--ping", action="store_true")
     args = parser.parse_args()
     record = connect(args.url)  # with the transport's retries: it outlives a Redis restart
     ns = args.namespace
@@ -54,6 +59,9 @@ async def main() -> None:
         return node
 
     async def session_only(cmd: SessionOnly) -> str:
+        await record.rpush(f"{ns}:test:started:{cmd.command_id}", node)
+        await asyncio.sleep(cmd.seconds)
+        await record.rpush(f"{ns}:test:finished:{cmd.command_id}", node)
         return f"session {cmd.session_id} on {node}"
 
     async def on_event(event: Note | Tick) -> None:
@@ -70,6 +78,8 @@ async def main() -> None:
         bus.register_command_handler(Traced, traced)
     if args.session:
         bus.register_command_handler(SessionOnly, session_only, session_id=args.session)
+    if args.root_session_only:
+        bus.register_command_handler(SessionOnly, session_only)
     for kind in (Note, Tick):
         bus.register_event_handler(kind, on_event, session_id="GLOBAL")
     transport = RedisTransport(
@@ -79,8 +89,13 @@ async def main() -> None:
         claim_after=args.claim_after,
         max_deliveries=args.max_deliveries,
         namespace=ns,
+        node_grace=args.node_grace,
     )
     await bus.attach(transport)
+    if args.ping:
+        answer = await bus.execute(Ping())
+        if not answer.success:
+            sys.exit(f"ping failed: {answer.error}")
     print("ready", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

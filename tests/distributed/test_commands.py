@@ -83,6 +83,29 @@ async def test_a_worker_killed_mid_command_is_replaced_and_the_caller_gets_one_r
     assert replies_for(record, ns, command.command_id) == 1
 
 
+def finished(record, ns: str, command_id: str) -> list[str]:  # type: ignore[no-untyped-def]
+    return record.lrange(f"{ns}:test:finished:{command_id}", 0, -1)
+
+
+def entry_of(command: Slow, keys: Keys) -> dict[str, str]:
+    """The fields of a command's stream entry (as the submit script writes them)."""
+    return {
+        "id": command.command_id,
+        "type": command._message_type,
+        "data": orjson.dumps(command.to_dict()).decode(),
+        "reply": keys.reply("caller"),
+        "origin": "caller",
+    }
+
+
+#: Add an entry and deliver it to a consumer that never finishes it, in one step.
+DELIVERED_TO_A_GHOST = """
+local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV))
+redis.call('XREADGROUP', 'GROUP', 'handlers', 'ghost', 'COUNT', 1, 'STREAMS', KEYS[1], '>')
+return id
+"""
+
+
 async def test_a_completed_command_never_runs_again(
     bus: MessageBus, redis_server, workers, ns, record
 ) -> None:
@@ -94,20 +117,38 @@ async def test_a_completed_command_never_runs_again(
     assert first.success
     again = await bus.execute(command)  # the same command_id submitted again
     assert again.result == first.result
-    # A forced duplicate entry of the same command: answered from the stored result.
+    assert finished(record, ns, command.command_id) == ["w1"]
+    # The submit script answered it from the stored result, with a reply of its own.
+    assert replies_for(record, ns, command.command_id) == 2
+
+    # An entry of it delivered again (its first reader died before finishing it): the
+    # node that claims it sends the stored result instead of running it.
     stream = keys.commands(Slow._message_type)
-    record.xadd(
-        stream,
-        {
-            "id": command.command_id,
-            "data": orjson.dumps(command.to_dict()).decode(),
-            "reply": keys.reply("caller"),
-            "origin": "caller",
-        },
-    )
-    await apoll(lambda: replies_for(record, ns, command.command_id) == 2, what="the re-sent result")
-    assert record.lrange(f"{ns}:test:finished:{command.command_id}", 0, -1) == ["w1"]
-    await apoll(lambda: record.xlen(stream) == 0, what="the duplicate entry acked and deleted")
+    fields = [item for pair in entry_of(command, keys).items() for item in pair]
+    record.eval(DELIVERED_TO_A_GHOST, 1, stream, *fields)
+    await apoll(lambda: replies_for(record, ns, command.command_id) == 3, what="the re-sent result")
+    assert finished(record, ns, command.command_id) == ["w1"]
+    await apoll(lambda: record.xlen(stream) == 0, what="the redelivered entry acked and deleted")
+
+
+async def test_an_entry_written_by_hand_with_a_used_id_cannot_change_its_result(
+    bus: MessageBus, redis_server, workers, ns, record
+) -> None:
+    """A first delivery runs without a check (the submit script keeps ids unique);
+    an entry added to a stream by hand, outside ``bus.execute``, may run again,
+    but the result every caller sees stays the first one."""
+    workers.start("w1")
+    keys = Keys(ns)
+    await bus.attach(caller(redis_server.url, ns))
+    command = Slow(seconds=0)
+    first = await bus.execute(command)
+    stored = record.get(keys.result(command.command_id))
+    record.xadd(keys.commands(Slow._message_type), entry_of(command, keys))
+    await apoll(lambda: replies_for(record, ns, command.command_id) == 2, what="its reply")
+    assert record.get(keys.result(command.command_id)) == stored
+    replies = [f for _, f in record.xrange(keys.reply("caller")) if f["id"] == command.command_id]
+    assert replies[0]["result"] == replies[1]["result"] == stored
+    assert (await bus.execute(command)).result == first.result
 
 
 async def test_a_command_that_kills_every_worker_is_dead_lettered(
@@ -171,3 +212,37 @@ async def test_unknown_and_malformed_records_are_dead_lettered_never_imported(
     # The worker is still serving.
     assert (await bus.execute(Echo("still there"))).result == "still there from w1"
     assert record.get(keys.result("c-evil")) is not None  # its caller would get a failed result
+
+
+async def test_a_command_given_up_before_any_node_took_it_never_runs(
+    bus: MessageBus, redis_server, workers, ns, record
+) -> None:
+    keys = Keys(ns)
+    await bus.attach(caller(redis_server.url, ns, command_timeout=0.5))
+    command = Slow(seconds=0)
+    result = await bus.execute(command)  # no worker yet: queued, then given up
+    assert not result.success
+    assert "no node answered Slow within 0.5 s" in (result.error or "")
+    assert record.xlen(keys.commands(Slow._message_type)) == 0  # withdrawn from its stream
+    workers.start("w1")
+    later = Slow(seconds=0)
+    assert (await bus.execute(later)).result == {"node": "w1", "id": later.command_id}
+    assert record.lrange(f"{ns}:test:started:{command.command_id}", 0, -1) == []
+    assert (await bus.execute(command)).error == result.error  # its stored (failed) result
+
+
+async def test_concurrent_calls_from_one_node_each_get_their_own_result(
+    bus: MessageBus, redis_server, workers, ns, record
+) -> None:
+    """One call at a time reads its reply itself; the others share the node's reader."""
+    workers.start("w1", "w2")
+    await bus.attach(caller(redis_server.url, ns))
+    slow = [Slow(seconds=0.2 * (i % 3)) for i in range(12)]
+    echoes = [Echo(f"n{i}") for i in range(12)]
+    results = await asyncio.wait_for(asyncio.gather(*map(bus.execute, [*slow, *echoes])), 60)
+    for command, result in zip(slow, results[:12], strict=True):
+        assert result.success and result.result["id"] == command.command_id
+    for command, result in zip(echoes, results[12:], strict=True):
+        assert result.success and result.result.startswith(f"{command.text} from w")
+    again = await bus.execute(Echo("after"))  # the reader went back to sleep; the next call reads
+    assert again.result.startswith("after from w")

@@ -13,8 +13,9 @@ from dist_messages import Echo, Slow
 from redis_server import RedisServer
 
 from conftest import Workers, apoll
-from llmgine import MessageBus
-from llmgine.distributed import RedisTransport, TransportError
+from llmgine import Event, MessageBus
+from llmgine.cli.distributed import watch_connection
+from llmgine.distributed import RedisTransport, TransportError, TransportStatusEvent
 
 
 @pytest.fixture
@@ -84,3 +85,47 @@ async def test_an_unreachable_redis_is_one_clear_error(bus: MessageBus) -> None:
     with pytest.raises(TransportError, match="cannot reach Redis at redis://127.0.0.1:"):
         await bus.attach(transport)
     assert bus.transport is None
+
+
+async def test_handlers_and_the_cli_hear_when_the_connection_is_lost_and_back(
+    bus: MessageBus, volatile_server, ns, tmp_path
+) -> None:
+    import io
+
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output import DummyOutput
+    from rich.console import Console
+
+    from llmgine.cli import EngineCLI
+
+    seen: list[TransportStatusEvent] = []
+    bus.register_event_handler(TransportStatusEvent, seen.append)
+    transport = RedisTransport(
+        volatile_server.url, node="caller", namespace=ns, claim_after=1.0, events="all"
+    )
+    assert not transport.shares(TransportStatusEvent)  # about this node: never sent
+    assert transport.shares(Event)
+    console = Console(file=io.StringIO(), width=200, force_terminal=False, color_system=None)
+    with create_pipe_input() as pipe:
+        cli = EngineCLI(
+            "s1",
+            bus=bus,
+            console=console,
+            input=pipe,
+            output=DummyOutput(),
+            history_file=tmp_path / "history",
+        )
+        watch_connection(bus, cli.notice)
+        await bus.attach(transport)
+        volatile_server.kill()
+        await apoll(lambda: [e.status for e in seen] == ["lost"], what="the lost event")
+        volatile_server.start()
+        await apoll(
+            lambda: [e.status for e in seen] == ["lost", "recovered"], what="the recovered event"
+        )
+        await bus.detach()
+    assert seen[0].node == "caller" and seen[0].transport.startswith("RedisTransport('redis://")
+    assert "Connection" in seen[0].detail or "Error" in seen[0].detail, seen[0].detail
+    shown = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "lost the connection to Redis (" in shown and "reconnecting..." in shown
+    assert shown.index("lost the connection") < shown.index("reconnected to Redis")

@@ -15,7 +15,9 @@ The bus calls the transport when:
 The transport delivers what other nodes send through the bus's public
 :meth:`~llmgine.bus.MessageBus.deliver_remote` and
 :meth:`~llmgine.bus.MessageBus.execute_here`, and reads which commands this
-node serves from :meth:`~llmgine.bus.MessageBus.command_routes`.
+node serves from :meth:`~llmgine.bus.MessageBus.command_routes`. It tells
+this process's handlers when its connection is lost and when it is back with
+a :class:`TransportStatusEvent` (never sent to other nodes).
 """
 
 from __future__ import annotations
@@ -26,7 +28,27 @@ from typing import Any, Protocol, runtime_checkable
 from llmgine.messages.commands import Command, CommandResult
 from llmgine.messages.events import Event, ScheduledEvent
 
-__all__ = ["Transport"]
+__all__ = ["Transport", "TransportStatusEvent"]
+
+
+class TransportStatusEvent(Event, kw_only=True):
+    """The attached transport lost its connection, or has it back (this process only).
+
+    While it is lost, remote commands wait (or fail at their ``command_timeout``)
+    and shared events queue up; nothing is dropped. Published only when
+    something listens.
+
+    Attributes:
+        status: ``"lost"`` or ``"recovered"``.
+        transport: The transport, for a person (its URL's password masked).
+        node: This process's node name.
+        detail: Why, for a person: the connection error (``"lost"``).
+    """
+
+    status: str = ""
+    transport: str = ""
+    node: str = ""
+    detail: str = ""
 
 
 @runtime_checkable

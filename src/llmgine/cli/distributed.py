@@ -5,7 +5,8 @@ chat client sends each message as the engine's command and renders the
 events the worker sends back (status, streamed text and thinking, tool
 results) as if the engine were local. Each client has a session of its own,
 and the worker that answered a session first keeps it (its engine holds the
-conversation), while any worker takes a session whose worker is gone.
+conversation), while any worker takes a session whose worker is gone. Both
+say when their connection to Redis is lost and when it is back.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ import inspect
 import signal
 import sys
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from llmgine._version import __version__
+from llmgine.bus.transport import TransportStatusEvent
 from llmgine.cli.launcher import UsageError, cli_application, read_prompt
 from llmgine.engines.base import Engine
 from llmgine.engines.defaults import default_model
@@ -35,7 +38,14 @@ from llmgine.messages.trace import new_id
 from llmgine.models.registry import get_model
 from llmgine.tools.events import ToolExecuteResultEvent
 
-__all__ = ["ENGINE_EVENTS", "add_worker_arguments", "run_remote_chat", "run_worker"]
+__all__ = [
+    "ENGINE_EVENTS",
+    "add_worker_arguments",
+    "connection_notice",
+    "run_remote_chat",
+    "run_worker",
+    "watch_connection",
+]
 
 #: What a UI shows of a remote engine: these events cross processes.
 ENGINE_EVENTS: tuple[type[Event], ...] = (
@@ -54,6 +64,22 @@ def _engines() -> dict[str, type[Engine]]:
     from llmgine.engines.tool_chat_engine import ToolChatEngine
 
     return {"tool_chat": ToolChatEngine, "single_pass": SinglePassEngine}
+
+
+def connection_notice(event: TransportStatusEvent) -> str:
+    """One line for a person about the connection to Redis."""
+    if event.status == "lost":
+        return f"lost the connection to Redis ({event.detail}); reconnecting..."
+    return "reconnected to Redis"
+
+
+def watch_connection(bus: Any, show: Callable[[str], None]) -> None:
+    """Show a line when the bus's transport loses its connection, and when it is back."""
+    bus.register_event_handler(TransportStatusEvent, lambda event: show(connection_notice(event)))
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
@@ -137,6 +163,7 @@ async def _serve(args: argparse.Namespace) -> int:
                 args.redis, node=args.node, events=ENGINE_EVENTS, claim_after=args.claim_after
             )
             bus.register_command_handler(engine_type.command_type, handle)
+            watch_connection(bus, lambda line: _stderr(f"worker {transport.node}: {line}"))
             await bus.attach(transport)
         except LLMgineError as exc:
             print(f"error: {exc}", file=sys.stderr)
@@ -184,10 +211,12 @@ async def _chat(args: argparse.Namespace, prompt: str | None) -> int:
             return 2
         session = new_id()  # this client's conversation, kept by the worker that answers it
         if prompt is not None:
+            watch_connection(bus, _stderr)
             return await _answer_once(bus, ToolChatEngineCommand(prompt, session_id=session))
         from llmgine.cli import EngineCLI
 
         cli = EngineCLI(session, bus=bus)
+        watch_connection(bus, cli.notice)
         cli.engine_command = ToolChatEngineCommand  # handled by a worker, not here
         cli.register_loading_event(ToolChatEngineStatusEvent)
         cli.notice(f"connected to {args.redis}: the workers answer")

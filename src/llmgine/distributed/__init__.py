@@ -10,8 +10,9 @@ Importing this package does not import redis-py: the client is loaded when a
 transport attaches (and says how to install it when it is missing).
 """
 
+from llmgine.bus.transport import TransportStatusEvent
 from llmgine.distributed.keys import Keys
 from llmgine.distributed.transport import RedisTransport
 from llmgine.errors import TransportError
 
-__all__ = ["Keys", "RedisTransport", "TransportError"]
+__all__ = ["Keys", "RedisTransport", "TransportError", "TransportStatusEvent"]

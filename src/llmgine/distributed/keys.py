@@ -14,15 +14,16 @@ class Keys:
     ========================  ======  ==================================================
     key                       type    what
     ========================  ======  ==================================================
-    ``node:{node}``           string  the node is alive (expires unless refreshed)
-    ``nodes``                 zset    every node and when it was last seen
+    ``node:{node}``           string  the node's heartbeat (expires unless renewed)
+    ``nodes``                 zset    every node and when its heartbeat expires (ms)
+    ``types``                 set     every command type a node has served
     ``handlers:{Type}``       set     nodes with a handler for the command type
     ``route:{session}``       hash    command type -> node owning a session's handler
     ``cmd:{Type}``            stream  commands of a type, group ``handlers``
     ``inbox:{node}``          stream  commands for a node's session handlers
     ``reply:{node}``          stream  results for the callers on a node
     ``result:{command_id}``   string  the stored result (idempotency key)
-    ``submitted:{id}``        string  a command id is enqueued once
+    ``submitted:{id}``        string  a command id is enqueued once (value: stream, entry)
     ``lease:{command_id}``    string  the node running a command (renewed)
     ``events``                stream  shared events; one group per node
     ``schedule``              zset    shared scheduled events by due time
@@ -36,6 +37,7 @@ class Keys:
         prefix = namespace + ":"
         self.prefix = prefix
         self.nodes = prefix + "nodes"
+        self.types = prefix + "types"
         self.events = prefix + "events"
         self.schedule = prefix + "schedule"
         self.schedule_body = prefix + "schedule:body"
@@ -60,6 +62,10 @@ class Keys:
     def inbox(self, node: str) -> str:
         """Stream of the commands for ``node``'s session handlers."""
         return f"{self.prefix}inbox:{node}"
+
+    def is_inbox(self, stream: str) -> bool:
+        """Whether ``stream`` is a node's inbox."""
+        return stream.startswith(self.prefix + "inbox:")
 
     def reply(self, node: str) -> str:
         """Stream of the results for the callers on ``node``."""

@@ -10,10 +10,13 @@
 
 Each attached bus is a *node*. A command with no handler on its node goes to
 a node that has one (:mod:`llmgine.distributed.commands`); events of the
-shared types reach every node (:mod:`llmgine.distributed.events`). Every loop
-survives Redis going away: it backs off (50 ms doubling to 2 s, jittered),
-reconnects, re-reads its own pending entries and recreates missing consumer
-groups (Redis restarted without its data) with one warning. Run Redis with
+shared types reach every node (:mod:`llmgine.distributed.events`); nodes
+beat a heartbeat and take over and clean up after the nodes that stopped
+(:mod:`llmgine.distributed.nodes`). Every loop survives Redis going away: it
+backs off (50 ms doubling to 2 s, jittered), reconnects, re-reads its own
+pending entries and recreates missing consumer groups (Redis restarted
+without its data) with one warning; the bus's handlers hear of it through a
+:class:`~llmgine.bus.transport.TransportStatusEvent`. Run Redis with
 ``appendonly yes`` so that a restart keeps what was acknowledged.
 """
 
@@ -25,15 +28,17 @@ import logging
 import os
 import re
 import socket
-import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from typing import Any, Literal, TypeVar
 
+from llmgine.bus.transport import TransportStatusEvent
 from llmgine.distributed import scripts
-from llmgine.distributed.commands import CommandCaller, CommandWorker
+from llmgine.distributed.commands import CommandCaller
 from llmgine.distributed.connection import Backoff, connect, is_connection_error, is_nogroup
 from llmgine.distributed.events import EventRelay
 from llmgine.distributed.keys import GROUP, Keys
+from llmgine.distributed.nodes import NodeKeeper
+from llmgine.distributed.worker import CommandWorker
 from llmgine.errors import BusError, ConfigurationError, TransportError
 from llmgine.messages.base import GLOBAL, ROOT
 from llmgine.messages.commands import Command, CommandResult
@@ -74,6 +79,10 @@ class RedisTransport:
         max_events: Entries the events stream keeps (the catch-up window of
             a node that was down).
         result_ttl: Seconds a command's result is kept (its idempotency window).
+        node_grace: Seconds after a node's heartbeat expired before the live
+            nodes remove what it left (its consumers, inbox, reply stream and
+            events group). Be generous: a node paused for longer is taken
+            for gone and starts afresh when it comes back.
     """
 
     def __init__(
@@ -88,6 +97,7 @@ class RedisTransport:
         namespace: str = "llmgine",
         max_events: int = 10_000,
         result_ttl: int = 3600,
+        node_grace: float = 3600.0,
     ) -> None:
         if claim_after <= 0:
             raise ConfigurationError(f"claim_after must be > 0 seconds, got {claim_after!r}")
@@ -95,6 +105,8 @@ class RedisTransport:
             raise ConfigurationError(f"command_timeout must be > 0 or None, got {command_timeout}")
         if max_deliveries < 1:
             raise ConfigurationError(f"max_deliveries must be >= 1, got {max_deliveries!r}")
+        if node_grace <= 0:
+            raise ConfigurationError(f"node_grace must be > 0 seconds, got {node_grace!r}")
         if events != "all":
             bad = [e for e in events if not (isinstance(e, type) and issubclass(e, Event))]
             if bad or isinstance(events, str):
@@ -111,6 +123,7 @@ class RedisTransport:
         self.max_deliveries = max_deliveries
         self.max_events = max_events
         self.result_ttl = result_ttl
+        self.node_grace = float(node_grace)
         self.keys = Keys(namespace)
         self.claim_ms = max(1, int(self.claim_after * 1000))
         self.lease_ms = self.claim_ms
@@ -124,15 +137,16 @@ class RedisTransport:
         self._shares: dict[type, bool] = {}
         self._groups: set[tuple[str, str]] = set()
         self._tasks: list[asyncio.Task[None]] = []
-        self._served_types: set[str] = set()
-        self._routes: set[tuple[str, str]] = set()
-        self._announce = asyncio.Event()
+        self.served_types: set[str] = set()  # command types with a ROOT handler here
+        self.session_routes: set[tuple[str, str]] = set()  # (session, type) handled here
         self._halted: set[str] = set()
         self._nogroup_warned = False
+        self._no_script: type[Exception] = Exception  # redis-py's NoScriptError once attached
         self._backoff = Backoff()
         self.calls = CommandCaller(self)
         self.worker = CommandWorker(self)
         self.events = EventRelay(self)
+        self.nodes = NodeKeeper(self)
 
     def __repr__(self) -> str:
         return f"RedisTransport({_safe_url(self.url)!r}, node={self.node!r})"
@@ -163,21 +177,26 @@ class RedisTransport:
         self.bus = bus
         self.closing = False
         self._halted = set()
+        from redis.exceptions import NoScriptError
+
+        self._no_script = NoScriptError
         self.scripts = {
-            name: self.redis.register_script(getattr(scripts, name.upper()))
-            for name in ("submit", "begin", "renew", "finish", "schedule", "move_due")
+            name.lower(): self.redis.register_script(getattr(scripts, name))
+            for name in scripts.__all__
         }
         seconds, micros = await self.redis.time()
         self.events.seen = (seconds * 1000 + micros // 1000, 0)
+        self.calls.last = f"{self.events.seen[0]}-0"
         self.handlers_changed()
         # Groups before announcing: nothing sent once attach() returns is missed.
         await self.ensure_groups(self.worker.streams, GROUP, "0")
         if self.shares_any:
             await self.ensure_groups([self.keys.events], self.keys.event_group(self.node), "$")
-        await self.announce()
-        self._start("llmgine-redis-heartbeat", self._heartbeat_step)
-        self._start("llmgine-redis-replies", self._read_replies_step())
+        await self.nodes.announce()
+        self._start("llmgine-redis-heartbeat", self.nodes.heartbeat_step)
+        self._start("llmgine-redis-replies", self.calls.read_replies)
         self._start("llmgine-redis-commands", self.worker.consume)
+        self._start("llmgine-redis-claims", self.worker.keep_claims)
         self._start("llmgine-redis-reclaim", self._reclaim_step)
         if self.shares_any:
             self._start("llmgine-redis-events-out", self.events.send_batch)
@@ -200,7 +219,7 @@ class RedisTransport:
             if not future.done():
                 future.cancel()
         try:
-            await asyncio.wait_for(self._withdraw(), 2.0)
+            await asyncio.wait_for(self.nodes.withdraw(), 2.0)
         except Exception as exc:
             logger.debug("could not withdraw node %s from Redis: %s", self.node, exc)
         await self.redis.aclose()
@@ -213,7 +232,7 @@ class RedisTransport:
         tasks = [task for task in self._tasks if task.get_name() in names]
         for task in tasks:
             task.cancel()
-        for wake in (self._announce, self.events.wake, self.events.schedule_wake):
+        for wake in (self.nodes.wake, self.calls.wake, self.events.wake, self.events.schedule_wake):
             wake.set()  # waiting loops see the flag at once
         if tasks:
             # A cancel can be lost inside redis-py's retry of a blocking read; the flag
@@ -233,7 +252,10 @@ class RedisTransport:
             return self._shares[event_type]
         except KeyError:
             shared = self.events_shared
-            answer = shared == "all" or issubclass(event_type, shared)
+            answer = (shared == "all" or issubclass(event_type, shared)) and not issubclass(
+                event_type,
+                TransportStatusEvent,  # about this node's own connection
+            )
             self._shares[event_type] = answer
             return answer
 
@@ -254,12 +276,12 @@ class RedisTransport:
         """Re-read which commands this node serves, and announce it soon."""
         routes = self.bus.command_routes() if self.bus is not None else []
         served = {t._message_type for t, session in routes if session == ROOT}
-        self._served_types = served
+        self.served_types = served
         self.worker.serve(sorted(served))
-        self._routes = {
+        self.session_routes = {
             (session, t._message_type) for t, session in routes if session not in (ROOT, GLOBAL)
         }
-        self._announce.set()
+        self.nodes.wake.set()
 
     # -- helpers the commands and events use --------------------------------------
 
@@ -290,14 +312,37 @@ class RedisTransport:
                 _safe_url(self.url),
                 exc,
             )
+            self._status("lost", f"{type(exc).__name__}: {exc}")
 
     def recovered(self) -> None:
         """A Redis call worked again after an outage."""
         if not self.connected:
             self.connected = True
             self._backoff.reset()
-            self._announce.set()
+            self.nodes.wake.set()
             logger.warning("Reconnected to Redis at %s", _safe_url(self.url))
+            self._status("recovered")
+
+    def _status(self, status: str, detail: str = "") -> None:
+        bus = self.bus
+        if bus is not None and not self.closing and bus.has_handlers(TransportStatusEvent):
+            bus.publish_nowait(
+                TransportStatusEvent(
+                    status=status, transport=repr(self), node=self.node, detail=detail
+                )
+            )
+
+    def forget_groups(self, *, said: bool = False) -> None:
+        """The consumer groups may be gone: recreate them, re-read pending entries.
+
+        ``said``: the reason was logged already (no warning when a read meets a
+        missing group).
+        """
+        self._groups.clear()
+        self.worker.read_pending = True
+        self.events.read_pending = True
+        if said:
+            self._nogroup_warned = True
 
     async def call(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
         """``await fn(...)``, retried through connection errors until the transport closes."""
@@ -314,16 +359,36 @@ class RedisTransport:
                 self.recovered()
                 return answer
 
-    async def alive(self, nodes: Iterable[str]) -> set[str]:
-        """The nodes of ``nodes`` whose liveness key exists."""
-        names = list(nodes)
-        if not names:
-            return set()
-        pipe = self.redis.pipeline(transaction=False)
-        for name in names:
-            pipe.exists(self.keys.node(name))
-        answers = await pipe.execute()
-        return {name for name, up in zip(names, answers, strict=True) if up}
+    def queue_script(self, pipe: Any, name: str, keys: list[str], args: list[Any]) -> None:
+        """Queue one of the scripts on a pipeline (see :meth:`pipelined`)."""
+        pipe.evalsha(self.scripts[name].sha, len(keys), *keys, *args)
+
+    async def run_script(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        """Run one of the scripts (loaded again if Redis lost it)."""
+        script = self.scripts[name]
+        try:
+            return await self.redis.evalsha(script.sha, len(keys), *keys, *args)
+        except self._no_script:  # Redis restarted: its script cache is empty
+            script.sha = await self.redis.script_load(script.script)
+            return await self.redis.evalsha(script.sha, len(keys), *keys, *args)
+
+    async def pipelined(self, build: Callable[[Any], None]) -> list[Any]:
+        """Execute the pipeline ``build`` queues, once more after loading lost scripts.
+
+        Scripts queued with :meth:`queue_script` cost no ``SCRIPT EXISTS`` round
+        trip (redis-py's ``Script`` objects send one before each pipeline).
+        """
+        for attempt in range(2):
+            pipe = self.redis.pipeline(transaction=False)
+            build(pipe)
+            try:
+                return list(await pipe.execute())
+            except self._no_script:  # Redis restarted: its script cache is empty
+                if attempt:
+                    raise
+                for script in self.scripts.values():
+                    script.sha = await self.redis.script_load(script.script)
+        raise AssertionError("unreachable")
 
     async def ensure_groups(self, streams: Iterable[str], group: str, start: str) -> None:
         """Create the consumer group on each stream (and the stream) unless done already."""
@@ -347,66 +412,6 @@ class RedisTransport:
         if isinstance(answer, dict):
             return [(stream, entries[0] if entries else []) for stream, entries in answer.items()]
         return [(stream, entries) for stream, entries in answer]
-
-    async def submit(self, target: str, command: Command) -> None:
-        """Enqueue ``command`` on ``target`` once per command id."""
-        from llmgine.distributed.codec import encode_message
-
-        fields = {
-            "id": command.command_id,
-            "type": command._message_type,
-            "data": encode_message(command),
-            "reply": self.keys.reply(self.node),
-            "origin": self.node,
-        }
-        flat = [item for pair in fields.items() for item in pair]
-        await self.scripts["submit"](
-            keys=[self.keys.submitted(command.command_id), target],
-            args=[self.result_ttl, 100_000, *flat],
-        )
-
-    async def begin(self, command_id: str) -> list[str]:
-        """``["done", result]``, ``["run"]`` (the lease is ours) or ``["busy"]``."""
-        answer = await self.scripts["begin"](
-            keys=[self.keys.result(command_id), self.keys.lease(command_id)],
-            args=[self.node, self.lease_ms],
-        )
-        return list(answer)
-
-    async def finish(
-        self, stream: str, entry_id: str, command_id: str, reply: str, result: str
-    ) -> None:
-        """The finish script: store the result once, reply, ack and delete the entry."""
-        await self.scripts["finish"](
-            keys=[
-                self.keys.result(command_id or "-"),
-                reply or self.keys.reply("-"),
-                stream,
-                self.keys.lease(command_id or "-"),
-            ],
-            args=[
-                result,
-                self.result_ttl,
-                GROUP,
-                entry_id,
-                command_id,
-                self.node,
-                1000,
-                self.events.last_sent,
-                "1" if reply else "0",
-            ],
-        )
-
-    async def forward(
-        self, stream: str, entry_id: str, target: str, fields: dict[str, str], command_id: str
-    ) -> None:
-        """Move a command entry to another stream (its session's handler went away)."""
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.xadd(target, fields, maxlen=100_000, approximate=True)
-        pipe.xack(stream, GROUP, entry_id)
-        pipe.xdel(stream, entry_id)
-        pipe.delete(self.keys.lease(command_id))
-        await pipe.execute()
 
     async def dead_letter(
         self,
@@ -447,8 +452,7 @@ class RedisTransport:
                 if is_connection_error(exc):
                     self.lost(exc)
                 elif is_nogroup(exc):
-                    self._groups.clear()
-                    self.worker.read_pending = True
+                    self.forget_groups()
                     if not self._nogroup_warned:  # once per outage, not once per loop
                         self._nogroup_warned = True
                         logger.warning(
@@ -461,54 +465,7 @@ class RedisTransport:
             else:
                 backoff.reset()
 
-    async def announce(self) -> None:
-        """Say this node is alive, which command types it serves and which sessions it owns."""
-        now = time.time()
-        ttl_ms = int(self.liveness_ttl * 1000)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.set(self.keys.node(self.node), now, px=ttl_ms)
-        pipe.zadd(self.keys.nodes, {self.node: now})
-        for name in self._served_types:
-            pipe.sadd(self.keys.handlers(name), self.node)
-        for session, name in self._routes:
-            pipe.hset(self.keys.route(session), name, self.node)
-            pipe.pexpire(self.keys.route(session), ttl_ms * 4)
-        await pipe.execute()
-
-    async def _withdraw(self) -> None:
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.delete(self.keys.node(self.node))
-        pipe.zadd(self.keys.nodes, {self.node: time.time()})
-        for name in self._served_types:
-            pipe.srem(self.keys.handlers(name), self.node)
-        for session, name in self._routes:
-            pipe.hdel(self.keys.route(session), name)
-        await pipe.execute()
-
-    async def _heartbeat_step(self) -> None:
-        await self.announce()
-        self.recovered()
-        if "llmgine-redis-heartbeat" in self._halted:
-            return  # a cancel lost inside redis-py must not leave this loop waiting
-        self._announce.clear()
-        try:
-            await asyncio.wait_for(self._announce.wait(), self.liveness_ttl / 3)
-        except TimeoutError:
-            pass
-
-    def _read_replies_step(self) -> Callable[[], Awaitable[None]]:
-        last = [f"{self.events.seen[0]}-0"]
-
-        async def step() -> None:
-            answer = await self.redis.xread({self.keys.reply(self.node): last[0]}, block=1000)
-            for _, entries in self.stream_entries(answer):
-                for entry_id, fields in entries:
-                    last[0] = entry_id
-                    if fields:
-                        self.calls.on_reply(fields)
-
-        return step
-
     async def _reclaim_step(self) -> None:
         await asyncio.sleep(min(5.0, max(0.05, self.claim_after / 2)))
         await self.worker.reclaim()
+        await self.nodes.tend()
