@@ -11,7 +11,9 @@ Guarantees (each one tested against a real redis-server):
   deliveries it goes to the dead-letter stream and the caller gets a failed
   result;
 * a long command keeps its claim: its node renews the lease and resets the
-  entry's idle time (``XCLAIM ... JUSTID``) while the handler runs.
+  entry's idle time (``XCLAIM ... JUSTID``) while the handler runs;
+* a cancelled caller cancels the command: never started, or its handler
+  cancelled on its node (:mod:`llmgine.distributed.cancel`).
 
 The handler's *side effects* are at least once within the crash window (a
 crash after the effect and before the result is stored): handlers that must
@@ -147,6 +149,11 @@ class CommandCaller:
                         )
                     await asyncio.sleep(t.backoff_delay())
             reply = await self._wait(command, future, deadline)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not t.closing and task is not None and task.cancelling():
+                await t.cancels.request(command)  # as a local handler would be cancelled
+            raise
         finally:
             self.waiting.pop(command_id, None)
         if isinstance(reply, CommandResult):
@@ -267,6 +274,10 @@ class CommandWorker:
         if not fields:  # an entry deleted while pending
             await t.call(t.redis.xack, stream, GROUP, entry_id)
             return
+        if "cancel" in fields:  # a caller cancelled a command this node runs
+            t.cancels.received(fields["cancel"])
+            await t.call(self.drop, stream, entry_id)
+            return
         try:
             command = decode_message(fields, Command)
         except SerializationError as exc:
@@ -302,7 +313,7 @@ class CommandWorker:
         """The command's result from this node's handler (None: sent on to another node)."""
         t = self.t
         try:
-            return await t.bus.execute_here(command)
+            return await t.cancels.run(command, t.bus.execute_here(command))
         except NoCommandHandlerError:
             pass
         name = type(command).__name__
@@ -323,6 +334,13 @@ class CommandWorker:
         """Store, reply, ack (retried until Redis takes it or the transport closes)."""
         t = self.t
         await t.call(t.finish, stream, entry_id, command_id, reply, result)
+
+    async def drop(self, stream: str, entry_id: str) -> None:
+        """Acknowledge and delete an entry that needs no result."""
+        pipe = self.t.redis.pipeline(transaction=True)
+        pipe.xack(stream, GROUP, entry_id)
+        pipe.xdel(stream, entry_id)
+        await pipe.execute()
 
     async def keep_claiming(self, stream: str, entry_id: str, command_id: str) -> None:
         """While a handler runs: renew the lease and the entry's claim."""

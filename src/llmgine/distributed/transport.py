@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from typing import Any, Literal, TypeVar
 
 from llmgine.distributed import scripts
+from llmgine.distributed.cancel import Cancels
 from llmgine.distributed.commands import CommandCaller, CommandWorker
 from llmgine.distributed.connection import Backoff, connect, is_connection_error, is_nogroup
 from llmgine.distributed.events import EventRelay
@@ -131,6 +132,7 @@ class RedisTransport:
         self._nogroup_warned = False
         self._backoff = Backoff()
         self.calls = CommandCaller(self)
+        self.cancels = Cancels(self)
         self.worker = CommandWorker(self)
         self.events = EventRelay(self)
 
