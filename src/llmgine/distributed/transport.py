@@ -41,16 +41,19 @@ from llmgine.messages.commands import Command, CommandResult
 from llmgine.messages.events import Event, ScheduledEvent
 from llmgine.messages.trace import new_id
 
-__all__ = ["RedisTransport"]
+__all__ = ["RedisTransport", "masked_url"]
 
 logger = logging.getLogger("llmgine.distributed")
 
 T = TypeVar("T")
 
 
-def _safe_url(url: str) -> str:
-    """``url`` with its password masked (it goes into log lines and errors)."""
+def masked_url(url: str) -> str:
+    """``url`` with its password masked (for log lines, errors and pages)."""
     return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url)
+
+
+_safe_url = masked_url
 
 
 class RedisTransport:

@@ -154,11 +154,15 @@ class WebSession:
 
     def state(self) -> dict[str, Any]:
         """What the page's controls show: engine, model, system prompt, tools, usage, notices."""
+        supports = self.controls.supported()
         state = {
             "kind": "state",
             "session_id": self.session_id,
             **self.driver.describe(),
-            "supports": self.controls.supported(),
+            "supports": supports,
+            "unsupported": {
+                name: self.driver.unsupported(name) for name, ok in supports.items() if not ok
+            },
             "notices": self.notices,
             "turn_running": self.turn_running,
             "approval_timeout": self.approval_timeout,
