@@ -328,6 +328,26 @@ def test_stop_cancels_the_turn_on_the_worker(
         assert after["success"] and "Perth" in after["result"]
 
 
+def test_stop_while_the_worker_waits_for_an_approval_withdraws_the_question(
+    web_bus: MessageBus, redis_server: RedisServer, worker: Worker, tmp_path: Path
+) -> None:
+    """Stop cancels the worker's turn, which cancels its approval command, back in this tab."""
+    with client_for(redis_server.url, tmp_path) as client, connect(client) as ws:
+        hello(ws)
+        seen: list[Message] = []
+        ws.send_json({"type": "prompt", "text": 'delete_note "groceries"'})
+        asked = receive_until(ws, lambda m: m["kind"] == "approval", seen)
+        ws.send_json({"type": "stop"})
+        stopped = receive_until(ws, lambda m: m["kind"] == "turn" and m["state"] != "started", seen)
+        assert stopped["state"] == "cancelled"
+        done = receive_until(ws, lambda m: m["kind"] == "approval_done", seen)
+        assert done == {**done, "id": asked["id"], "outcome": "cancelled"}
+        assert events(seen, "ToolExecuteResultEvent") == []  # the tool never ran
+        ws.send_json({"type": "approve", "id": asked["id"], "allow": True})
+        late = receive_until(ws, lambda m: m["kind"] == "notice")
+        assert late["text"] == "That approval is no longer pending."
+
+
 # -- the command line ---------------------------------------------------------------------------
 
 

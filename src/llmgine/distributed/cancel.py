@@ -26,6 +26,7 @@ from typing import Any
 
 from llmgine.distributed.codec import encode_result
 from llmgine.distributed.commands import failed_result
+from llmgine.distributed.keys import GROUP
 from llmgine.messages.commands import Command, CommandResult
 
 __all__ = ["Cancels"]
@@ -82,6 +83,17 @@ class Cancels:
             logger.warning("Could not cancel %s %s on Redis: %s", name, command.command_id, exc)
 
     # -- the handler's side ---------------------------------------------------------
+
+    async def on_entry(self, stream: str, entry_id: str, command_id: str) -> None:
+        """A ``cancel`` entry of this node's inbox: act on it, then drop the entry."""
+        self.received(command_id)
+        await self.t.call(self._drop, stream, entry_id)
+
+    async def _drop(self, stream: str, entry_id: str) -> None:
+        pipe = self.t.redis.pipeline(transaction=True)
+        pipe.xack(stream, GROUP, entry_id)
+        pipe.xdel(stream, entry_id)
+        await pipe.execute()
 
     def received(self, command_id: str) -> None:
         """A caller cancelled ``command_id``: cancel its handler here if it runs."""

@@ -275,8 +275,7 @@ class CommandWorker:
             await t.call(t.redis.xack, stream, GROUP, entry_id)
             return
         if "cancel" in fields:  # a caller cancelled a command this node runs
-            t.cancels.received(fields["cancel"])
-            await t.call(self.drop, stream, entry_id)
+            await t.cancels.on_entry(stream, entry_id, fields["cancel"])
             return
         try:
             command = decode_message(fields, Command)
@@ -334,13 +333,6 @@ class CommandWorker:
         """Store, reply, ack (retried until Redis takes it or the transport closes)."""
         t = self.t
         await t.call(t.finish, stream, entry_id, command_id, reply, result)
-
-    async def drop(self, stream: str, entry_id: str) -> None:
-        """Acknowledge and delete an entry that needs no result."""
-        pipe = self.t.redis.pipeline(transaction=True)
-        pipe.xack(stream, GROUP, entry_id)
-        pipe.xdel(stream, entry_id)
-        await pipe.execute()
 
     async def keep_claiming(self, stream: str, entry_id: str, command_id: str) -> None:
         """While a handler runs: renew the lease and the entry's claim."""
