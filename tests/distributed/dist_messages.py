@@ -10,7 +10,7 @@ class Echo(Command):
 
 
 class Slow(Command):
-    """Runs ``seconds``, counting each start and each finish in Redis by command_id."""
+    """Runs ``seconds``, counting each start, finish and cancel in Redis by command_id."""
 
     seconds: float = 0.0
     key: str = ""

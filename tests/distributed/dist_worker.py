@@ -47,7 +47,11 @@ async def main() -> None:
 
     async def slow(cmd: Slow) -> CommandResult:
         await record.rpush(f"{ns}:test:started:{cmd.command_id}", node)
-        await asyncio.sleep(cmd.seconds)
+        try:
+            await asyncio.sleep(cmd.seconds)
+        except asyncio.CancelledError:
+            await record.rpush(f"{ns}:test:cancelled:{cmd.command_id}", node)
+            raise
         await record.rpush(f"{ns}:test:finished:{cmd.command_id}", node)
         return CommandResult(success=True, result={"node": node, "id": cmd.command_id})
 

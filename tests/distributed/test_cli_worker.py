@@ -9,6 +9,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+from llmgine.messages.events import Event
+
 ROOT = Path(__file__).resolve().parents[2]
 LLMGINE = str(Path(sys.executable).parent / "llmgine")
 
@@ -87,9 +91,18 @@ def test_chat_without_a_worker_says_so(redis_server, tmp_path) -> None:
     assert "Traceback" not in answer.stderr
 
 
-def test_chat_with_redis_refuses_the_workers_options(tmp_path) -> None:
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        (["--model", "demo"], "--model"),
+        (["--tools", "tools/weather.py", "--system", "hi"], "--system, --tools"),
+        (["--mcp", "python server.py"], "--mcp"),
+        (["--no-stream", "--timeout", "5"], "--no-stream, --timeout"),
+    ],
+)
+def test_chat_with_redis_refuses_the_workers_options(tmp_path, options, named) -> None:
     answer = subprocess.run(
-        [LLMGINE, "chat", "--redis", "redis://127.0.0.1:1/0", "--model", "demo", "--prompt", "x"],
+        [LLMGINE, "chat", "--redis", "redis://127.0.0.1:1/0", *options, "--prompt", "x"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -97,4 +110,42 @@ def test_chat_with_redis_refuses_the_workers_options(tmp_path) -> None:
         env=env(tmp_path),
     )
     assert answer.returncode == 2
+    assert answer.stderr.startswith(f"error: {named}: with --redis the workers choose")
     assert "pass them to `llmgine worker`" in answer.stderr
+    assert answer.stderr.count("\n") == 1
+
+
+async def test_a_worker_shares_what_a_front_end_shows(bus, redis_server, tmp_path) -> None:
+    """The run header, the turn's command, its model and tool calls reach the client's session."""
+    from llmgine.cli.distributed import WORKER_EVENTS
+    from llmgine.distributed import RedisTransport
+    from llmgine.engines.messages import RunStartedEvent
+    from llmgine.engines.tool_chat_engine import ToolChatEngineCommand
+
+    worker = start_worker(redis_server.url, "ui-w1", tmp_path)
+    try:
+        seen: list[Event] = []
+        for kind in WORKER_EVENTS:
+            bus.register_event_handler(kind, seen.append, session_id="tab-1")
+        await bus.attach(RedisTransport(redis_server.url, events=WORKER_EVENTS))
+        command = ToolChatEngineCommand("What's the weather in Perth?", session_id="tab-1")
+        result = await bus.execute(command)
+        assert result.success, result.error
+        # Before the result: the run's header (a tree of its own), and the turn's tree.
+        runs = [event for event in seen if isinstance(event, RunStartedEvent)]
+        assert len(runs) == 1 and runs[0].trace_id != command.command_id
+        assert runs[0].models == ["demo"]
+        assert [tool["name"] for tool in runs[0].tools] == ["get_weather", "get_forecast"]
+        turn = [event for event in seen if event.trace_id == command.command_id]
+        kinds = [type(event).__name__ for event in turn]
+        assert kinds[0] == "CommandStartedEvent" and kinds[-1] == "CommandResultEvent"
+        assert len(turn) + 1 == len(seen)
+        assert kinds.count("LLMCallEvent") == kinds.count("LLMResponseEvent") == 2
+        assert kinds.count("ToolCallStartedEvent") == kinds.count("ToolExecuteResultEvent") == 1
+        assert "EngineTextDeltaEvent" in kinds and "ToolChatEngineStatusEvent" in kinds
+        assert all(event.metadata.get("received_from") == "ui-w1" for event in seen)
+    finally:
+        await bus.detach()
+        worker.terminate()
+        assert worker.wait(30) == 0
+        worker.communicate()

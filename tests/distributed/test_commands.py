@@ -11,6 +11,7 @@ from dist_messages import Echo, Poison, SessionOnly, Slow, Traced, TracedEvent
 from conftest import apoll
 from llmgine import MessageBus
 from llmgine.distributed import Keys, RedisTransport
+from llmgine.distributed.codec import decode_result
 
 
 def caller(url: str, ns: str, **kwargs) -> RedisTransport:  # type: ignore[no-untyped-def]
@@ -176,6 +177,52 @@ async def test_a_long_command_keeps_its_claim(
     result = await asyncio.wait_for(bus.execute(command), 60)
     assert result.success
     assert len(record.lrange(f"{ns}:test:started:{command.command_id}", 0, -1)) == 1
+
+
+async def test_cancelling_the_caller_cancels_the_command_on_its_worker(
+    bus: MessageBus, redis_server, workers, ns, record
+) -> None:
+    workers.start("w1")
+    keys = Keys(ns)
+    await bus.attach(caller(redis_server.url, ns))
+    command = Slow(seconds=600)
+    task = asyncio.create_task(bus.execute(command))
+    started = f"{ns}:test:started:{command.command_id}"
+    await apoll(lambda: record.lrange(started, 0, -1), what="the worker to start it")
+    task.cancel()
+    await asyncio.wait({task}, timeout=30)
+    assert task.cancelled()
+    # The handler on the worker was cancelled (not left running, never finished).
+    cancelled = f"{ns}:test:cancelled:{command.command_id}"
+    await apoll(lambda: record.lrange(cancelled, 0, -1) == ["w1"], what="the handler cancelled")
+    await apoll(lambda: record.xlen(keys.commands(Slow._message_type)) == 0, what="its entry done")
+    assert record.lrange(f"{ns}:test:finished:{command.command_id}", 0, -1) == []
+    stored = decode_result(record.get(keys.result(command.command_id)))
+    assert not stored.success and stored.error == "Slow was cancelled by its caller"
+    assert record.get(keys.lease(command.command_id)) is None
+    # The worker goes on serving, and the same command is not run again.
+    assert (await bus.execute(Echo("next"))).result == "next from w1"
+    again = await bus.execute(command)
+    assert again.error == "Slow was cancelled by its caller"
+    assert record.lrange(started, 0, -1) == ["w1"]
+
+
+async def test_a_command_cancelled_before_any_node_took_it_never_runs(
+    bus: MessageBus, redis_server, workers, ns, record
+) -> None:
+    keys = Keys(ns)
+    await bus.attach(caller(redis_server.url, ns, command_timeout=60))  # sent with no node up
+    command = Slow(seconds=0)
+    task = asyncio.create_task(bus.execute(command))
+    stream = keys.commands(Slow._message_type)
+    await apoll(lambda: record.xlen(stream) == 1, what="the command queued")
+    task.cancel()
+    await asyncio.wait({task}, timeout=30)
+    assert task.cancelled()
+    workers.start("w1")
+    await apoll(lambda: record.xlen(stream) == 0, what="the worker to take the entry")
+    assert record.lrange(f"{ns}:test:started:{command.command_id}", 0, -1) == []
+    assert (await bus.execute(Echo("after"))).result == "after from w1"
 
 
 async def test_session_handlers_get_their_sessions_commands_only(

@@ -98,3 +98,15 @@ async def test_scheduled_events_fire_once_cluster_wide_after_their_node_stopped(
             assert received >= ticks[n].scheduled_time.timestamp(), line
     assert record.zcard(Keys(ns).schedule) == 0
     assert time.time() - started < 30
+
+
+async def test_the_other_nodes_count_as_handlers_of_a_shared_type(
+    bus: MessageBus, redis_server, ns
+) -> None:
+    """An engine builds its events only when someone would get them: another node would."""
+    assert not bus.has_handlers(Note, "s1")
+    await bus.attach(caller(redis_server.url, ns))
+    assert bus.has_handlers(Note, "s1") and bus.has_handlers(Tick)
+    assert not bus.has_handlers(Local, "s1")
+    await bus.detach()
+    assert not bus.has_handlers(Note, "s1")

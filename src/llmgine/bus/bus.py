@@ -335,8 +335,15 @@ class MessageBus:
         return [handler for handler, _ in self._observers]
 
     def has_handlers(self, event_type: type[Event], session_id: str = ROOT) -> bool:
-        """True if an event of this type and session would reach any handler or observer."""
-        return bool(self._observers) or bool(self._registry.event_handlers(event_type, session_id))
+        """True if an event of this type and session would reach any handler or observer.
+
+        Those of other processes count: with a transport attached that shares
+        the type, the answer is True.
+        """
+        if self._observers or self._registry.event_handlers(event_type, session_id):
+            return True
+        transport = self._transport
+        return transport is not None and transport.shares(event_type)
 
     # -- other processes ----------------------------------------------------
 
@@ -450,9 +457,14 @@ class MessageBus:
             listeners = registry.bus_event_cache.get(session_id)
             if listeners is None:
                 listeners = registry.command_event_handlers(session_id)
-            started_to, result_to = listeners
+            started_to, result_to = bool(listeners[0]), bool(listeners[1])
+            # Shared like any event when the transport shares their types (a remote UI's trace).
+            transport = self._transport
+            if transport is not None:
+                started_to = started_to or transport.shares(CommandStartedEvent)
+                result_to = result_to or transport.shares(CommandResultEvent)
             if observed or started_to:
-                await self._publish_awaited(
+                await self._publish_command_event(
                     CommandStartedEvent(command=command, session_id=session_id)
                 )
             try:
@@ -476,12 +488,18 @@ class MessageBus:
             if result.session_id is None:
                 result.session_id = session_id
             if observed or result_to:
-                await self._publish_awaited(
+                await self._publish_command_event(
                     CommandResultEvent(command_result=result, session_id=session_id)
                 )
         finally:
             current_message.reset(token)
         return result
+
+    async def _publish_command_event(self, event: Event) -> None:
+        transport = self._transport
+        if transport is not None and transport.shares(type(event)):
+            transport.send_event(event)
+        await self._publish_awaited(event)
 
     def _failed_result(self, command: Command, handler: Handler, exc: Exception) -> CommandResult:
         name = handler_name(handler.fn)

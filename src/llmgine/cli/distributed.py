@@ -1,12 +1,15 @@
 """Engines across processes: ``llmgine worker --redis URL`` and ``llmgine chat --redis URL``.
 
-A worker runs an engine as a bus command handler on a Redis transport; a
-chat client sends each message as the engine's command and renders the
-events the worker sends back (status, streamed text and thinking, tool
-results) as if the engine were local. Each client has a session of its own,
-and the worker that answered a session first keeps it (its engine holds the
-conversation), while any worker takes a session whose worker is gone. Both
-say when their connection to Redis is lost and when it is back.
+A worker runs an engine as a bus command handler on a Redis transport and
+shares the events a front end shows (:data:`WORKER_EVENTS`: statuses,
+streamed text, tool calls, model calls, the turn's command); a chat client
+sends each message as the engine's command and renders the events the worker
+sends back (status, streamed text and thinking, tool results) as if the
+engine were local. Each client has a session of its own, and the worker that
+answered a session first keeps it (its engine holds the conversation), while
+any worker takes a session whose worker is gone. Cancelling a client's turn
+(Ctrl-C) cancels it on its worker. Both say when their connection to Redis is
+lost and when it is back.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from llmgine.engines.messages import (
     EngineTextDeltaEvent,
     EngineThinkingDeltaEvent,
 )
+from llmgine.engines.ui_events import UI_EVENTS
 from llmgine.errors import LLMgineError
 from llmgine.messages.base import ROOT
 from llmgine.messages.commands import Command, CommandResult
@@ -40,19 +44,34 @@ from llmgine.tools.events import ToolExecuteResultEvent
 
 __all__ = [
     "ENGINE_EVENTS",
+    "WORKER_EVENTS",
     "add_worker_arguments",
     "connection_notice",
+    "refuse_worker_options",
     "run_remote_chat",
     "run_worker",
     "watch_connection",
 ]
 
-#: What a UI shows of a remote engine: these events cross processes.
+#: What the terminal CLI shows of a remote engine (the events ``chat --redis`` takes).
 ENGINE_EVENTS: tuple[type[Event], ...] = (
     EngineStatusEvent,
     EngineTextDeltaEvent,
     EngineThinkingDeltaEvent,
     ToolExecuteResultEvent,
+)
+#: What a worker shares: everything a front end shows, the web page's trace view included.
+WORKER_EVENTS: tuple[type[Event], ...] = UI_EVENTS
+# The options of a front end that the workers own, by attribute.
+_WORKER_OWNED = (
+    ("model", "--model"),
+    ("system", "--system"),
+    ("tools", "--tools"),
+    ("mcp", "--mcp"),
+    ("mcp_url", "--mcp-url"),
+    ("mcp_config", "--mcp-config"),
+    ("no_stream", "--no-stream"),
+    ("timeout", "--timeout"),
 )
 _MAX_SESSIONS = 1000  # engines (conversations) a worker keeps; the oldest go first
 
@@ -154,13 +173,13 @@ async def _serve(args: argparse.Namespace) -> int:
                 old, _ = engines.popitem(last=False)
                 bus.unregister_command_handler(engine_type.command_type, old)
         engines.move_to_end(session)
-        return await engine.handle_command(command)  # type: ignore[arg-type]
+        return await engine.handle_announced(command)  # type: ignore[arg-type]
 
     try:
         try:
             await new_engine(ROOT)  # tools that cannot load fail now, not at the first command
             transport = RedisTransport(
-                args.redis, node=args.node, events=ENGINE_EVENTS, claim_after=args.claim_after
+                args.redis, node=args.node, events=WORKER_EVENTS, claim_after=args.claim_after
             )
             bus.register_command_handler(engine_type.command_type, handle)
             watch_connection(bus, lambda line: _stderr(f"worker {transport.node}: {line}"))
@@ -246,17 +265,25 @@ async def _answer_once(bus: Any, command: Command) -> int:
     return 0
 
 
+def refuse_worker_options(args: argparse.Namespace) -> None:
+    """Refuse the options the workers own, for a front end run with ``--redis``.
+
+    Raises:
+        UsageError: one names them all (``--model, --tools: with --redis ...``).
+    """
+    given = [flag for name, flag in _WORKER_OWNED if getattr(args, name, None)]
+    if given:
+        raise UsageError(
+            f"{', '.join(given)}: with --redis the workers choose the model, system prompt "
+            "and tools; pass them to `llmgine worker` (it takes --model, --system, --tools "
+            "and --no-stream)"
+        )
+
+
 def run_remote_chat(args: argparse.Namespace) -> int:
     """``llmgine chat --redis URL``: the CLI (or one answer) with the engine on workers."""
-    given = [f"--{name}" for name in ("model", "system") if getattr(args, name, None)]
-    if getattr(args, "tools", None):
-        given.append("--tools")
     try:
-        if given:
-            raise UsageError(
-                f"{', '.join(given)}: with --redis the workers choose the model, system prompt "
-                "and tools; pass them to `llmgine worker`"
-            )
+        refuse_worker_options(args)
         prompt = read_prompt(args)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)

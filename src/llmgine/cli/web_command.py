@@ -4,10 +4,14 @@ Takes the options of ``llmgine chat`` (``--model``, ``--tools``, ``--system``,
 ``--log-dir``...), ``--engine`` to pick the engine, the consortium's options
 for ``--engine consortium``, and where to listen (``--host 127.0.0.1`` by
 default, ``--port``). Each browser tab gets its own engine in its own bus
-session. The server prints the page's URL with a fresh access token, as
-Jupyter does; every request needs it. Usage errors (a bad model, tools that
-cannot load, a port in use, the ``web`` extra missing) are one ``error:``
-line and exit code 2.
+session. With ``--redis URL`` no engine runs here: each tab's prompts go to
+``llmgine worker --redis URL`` processes as the engine's command, and the
+page renders the events they send back (the workers choose the model, the
+system prompt and the tools, so those options are refused). The server
+prints the page's URL with a fresh access token, as Jupyter does; every
+request needs it. Usage errors (a bad model, tools that cannot load, a port
+in use, Redis unreachable, the ``web`` extra missing) are one ``error:`` line
+and exit code 2.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import copy
 import secrets
 import signal
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmgine.cli.consortium import add_consortium_options, consortium_from_args
 from llmgine.cli.launcher import (
@@ -31,6 +35,9 @@ from llmgine.cli.launcher import (
 from llmgine.engines.base import Engine
 from llmgine.engines.defaults import missing_key_warning
 from llmgine.errors import LLMgineError
+
+if TYPE_CHECKING:
+    from llmgine.web.driver import EngineDriver
 
 __all__ = ["ENGINE_NAMES", "DESCRIPTION", "WebEngines", "add_arguments", "run_web"]
 
@@ -60,6 +67,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--port", type=int, default=8000, help="port to listen on (default: 8000; 0: a free one)"
+    )
+    parser.add_argument(
+        "--redis",
+        metavar="URL",
+        help="send each tab's messages to `llmgine worker` processes on this Redis "
+        "(redis://host:6379/0) instead of running the engine here",
     )
     parser.add_argument(
         "--approval-timeout",
@@ -101,6 +114,10 @@ class WebEngines:
         self.kind = args.engine
         self.notices: list[str] = []
         self.tools: list[Any] = []
+        self.redis: str | None = getattr(args, "redis", None)
+        if self.redis:
+            self._on_workers(args)
+            return
         mcp_flags = (
             ("--mcp", getattr(args, "mcp", None)),
             ("--mcp-url", getattr(args, "mcp_url", None)),
@@ -129,8 +146,29 @@ class WebEngines:
         self.title = f"{self.engine_type.__name__} · {self.model.model_string}"
         self.notices = [line for line in (notice, missing_key_warning(self.model)) if line]
 
-    async def create(self, session_id: str) -> Engine:
-        """A new engine for the tab of ``session_id``."""
+    def _on_workers(self, args: argparse.Namespace) -> None:
+        """``--redis``: the workers' engine, refusing the options the workers own."""
+        from llmgine.cli.distributed import refuse_worker_options
+        from llmgine.distributed import masked_url
+
+        if self.kind == "consortium":
+            raise UsageError(
+                "--engine consortium runs in this process only: `llmgine worker` serves "
+                "tool_chat and single_pass; with --redis use --engine tool_chat or single"
+            )
+        if args.member or args.arbiter:
+            raise UsageError("--member and --arbiter need --engine consortium")
+        refuse_worker_options(args)
+        self.engine_type = _engine_type(self.kind)
+        self.where = masked_url(str(self.redis))
+        self.title = f"{self.engine_type.__name__} · workers on {self.where}"
+
+    async def create(self, session_id: str) -> Engine | EngineDriver:
+        """A new engine for the tab of ``session_id`` (or the workers' with ``--redis``)."""
+        if self.redis:
+            from llmgine.web.driver import RemoteEngine
+
+            return RemoteEngine(self.engine_type.command_type, where=self.where)
         if self.kind == "consortium":
             return consortium_from_args(self.args, session_id)[0]
         from llmgine.cli.mcp_command import mcp_servers
@@ -184,7 +222,7 @@ def run_web(args: argparse.Namespace) -> int:
     except (LLMgineError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    previous = _exit_on_sigterm()
+    previous = _exit_on_signals()
     try:
         return asyncio.run(_serve(args, engines, app))
     except KeyboardInterrupt:
@@ -193,25 +231,35 @@ def run_web(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
-def _exit_on_sigterm() -> Any:
-    """Make SIGTERM end the server as Ctrl-C does: sessions closed, the log flushed.
+def _exit_on_signals() -> dict[int, Any]:
+    """Make Ctrl-C and SIGTERM end the server after its shutdown: sessions closed, bus stopped.
 
-    Uvicorn shuts down on it, then raises it again; by default that would end
-    the process before the bus is stopped. Returns the handler it replaced
-    (None when this is not the main thread, where signals cannot be handled).
+    Uvicorn shuts down on either, then raises it again as it returns. By
+    default SIGTERM would then end the process before the bus is stopped, and
+    asyncio's own Ctrl-C handler would cancel the server's task in the middle
+    of its shutdown (leaving a Redis transport attached, whose loops keep
+    ``asyncio.run`` from ending). Here each becomes an exception raised where
+    uvicorn raises the signal, so the shutdown runs to its end. Returns the
+    handlers it replaced (none when this is not the main thread).
     """
 
     def terminate(signum: int, frame: Any) -> None:
         raise SystemExit(128 + signum)
 
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous: dict[int, Any] = {}
     try:
-        return signal.signal(signal.SIGTERM, terminate)
-    except ValueError:
-        return None
+        previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, terminate)
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, interrupt)
+    except ValueError:  # not the main thread: signals are not ours to handle
+        pass
+    return previous
 
 
 async def _serve(args: argparse.Namespace, engines: WebEngines, app: Any) -> int:
@@ -234,7 +282,18 @@ async def _serve(args: argparse.Namespace, engines: WebEngines, app: Any) -> int
     )
     await app.bootstrap()
     try:
-        web_app = create_app(engines.create, settings)
+        transport = None
+        if engines.redis:
+            from llmgine.distributed import RedisTransport
+            from llmgine.engines.ui_events import UI_EVENTS
+
+            transport = RedisTransport(engines.redis, events=UI_EVENTS)
+            try:  # before the URL is printed: an unreachable Redis is a usage error
+                await app.message_bus.attach(transport)
+            except LLMgineError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+        web_app = create_app(engines.create, settings, transport=transport)
         for line in engines.notices:
             print(line, file=sys.stderr)
         if not settings.loopback_only:

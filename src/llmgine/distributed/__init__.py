@@ -12,7 +12,7 @@ transport attaches (and says how to install it when it is missing).
 
 from llmgine.bus.transport import TransportStatusEvent
 from llmgine.distributed.keys import Keys
-from llmgine.distributed.transport import RedisTransport
+from llmgine.distributed.transport import RedisTransport, masked_url
 from llmgine.errors import TransportError
 
-__all__ = ["Keys", "RedisTransport", "TransportError", "TransportStatusEvent"]
+__all__ = ["Keys", "RedisTransport", "TransportError", "TransportStatusEvent", "masked_url"]

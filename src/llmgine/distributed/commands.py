@@ -15,7 +15,9 @@ Guarantees (each one tested against a real redis-server):
   entry's idle time (``XCLAIM ... JUSTID``) while the handler runs;
 * a caller that gives up (``command_timeout``, or no node serves the type any
   more) stores a failed result and withdraws the entry if no node has taken
-  it yet, so it never runs.
+  it yet, so it never runs;
+* a cancelled caller cancels the command: withdrawn if no node has read it,
+  or its handler cancelled on its node (:mod:`llmgine.distributed.cancel`).
 
 The handler's *side effects* are at least once within the crash window (a
 crash after the effect and before the result is stored): handlers that must
@@ -159,6 +161,11 @@ class CommandCaller:
                 reply: dict[str, str] | CommandResult = future.result()
             else:
                 reply = await self._wait(command, future, deadline)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not t.closing and task is not None and task.cancelling():
+                await t.cancels.request(command)  # as a local handler would be cancelled
+            raise
         finally:
             self.waiting.pop(command_id, None)
         if isinstance(reply, CommandResult):

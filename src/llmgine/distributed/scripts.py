@@ -10,6 +10,7 @@ from llmgine.distributed.keys import GROUP
 
 __all__ = [
     "BEGIN",
+    "CANCEL",
     "CLEAN_NODE",
     "EXPIRED",
     "FINISH",
@@ -132,6 +133,29 @@ if where then
 end
 return false
 """
+
+#: A cancelled caller: store its failed result (unless a real one got there first);
+#: withdraw the entry if no node has read it, else name the node reading it (the
+#: consumer the entry is pending for), which the caller then tells to cancel.
+#: KEYS: result, submitted. ARGV: failed result, ttl s. Returns the node, or ''.
+CANCEL = _fill("""
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', tonumber(ARGV[2])) then
+  return ''
+end
+local where = redis.call('GET', KEYS[2])
+if where then
+  local stream, id = string.match(where, '^(.*) (%S+)$')
+  if stream then
+    local pending = redis.pcall('XPENDING', stream, $GROUP, id, id, 1)
+    if type(pending) ~= 'table' or pending.err ~= nil or #pending == 0 then
+      redis.call('XDEL', stream, id)  -- not delivered (or no group yet: never read)
+      return ''
+    end
+    return pending[1][2]
+  end
+end
+return ''
+""")
 
 #: A node's heartbeat: its key (expiring after ttl ms; deleted when ttl is 0) and its
 #: expiry time in ``nodes``. KEYS: node key, nodes, types. ARGV: node, ttl ms, type...

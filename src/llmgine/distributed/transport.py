@@ -33,6 +33,7 @@ from typing import Any, Literal, TypeVar
 
 from llmgine.bus.transport import TransportStatusEvent
 from llmgine.distributed import scripts
+from llmgine.distributed.cancel import Cancels
 from llmgine.distributed.commands import CommandCaller
 from llmgine.distributed.connection import Backoff, connect, is_connection_error, is_nogroup
 from llmgine.distributed.events import EventRelay
@@ -45,15 +46,15 @@ from llmgine.messages.commands import Command, CommandResult
 from llmgine.messages.events import Event, ScheduledEvent
 from llmgine.messages.trace import new_id
 
-__all__ = ["RedisTransport"]
+__all__ = ["RedisTransport", "masked_url"]
 
 logger = logging.getLogger("llmgine.distributed")
 
 T = TypeVar("T")
 
 
-def _safe_url(url: str) -> str:
-    """``url`` with its password masked (it goes into log lines and errors)."""
+def masked_url(url: str) -> str:
+    """``url`` with its password masked (for log lines, errors and pages)."""
     return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url)
 
 
@@ -144,12 +145,13 @@ class RedisTransport:
         self._no_script: type[Exception] = Exception  # redis-py's NoScriptError once attached
         self._backoff = Backoff()
         self.calls = CommandCaller(self)
+        self.cancels = Cancels(self)
         self.worker = CommandWorker(self)
         self.events = EventRelay(self)
         self.nodes = NodeKeeper(self)
 
     def __repr__(self) -> str:
-        return f"RedisTransport({_safe_url(self.url)!r}, node={self.node!r})"
+        return f"RedisTransport({masked_url(self.url)!r}, node={self.node!r})"
 
     # -- the Transport protocol -------------------------------------------------
 
@@ -169,7 +171,7 @@ class RedisTransport:
             await self.redis.aclose()
             if is_connection_error(exc):
                 raise TransportError(
-                    f"cannot reach Redis at {_safe_url(self.url)}: {exc}; start redis-server "
+                    f"cannot reach Redis at {masked_url(self.url)}: {exc}; start redis-server "
                     "or pass the right URL"
                 ) from exc
             raise
@@ -202,7 +204,7 @@ class RedisTransport:
             self._start("llmgine-redis-events-out", self.events.send_batch)
             self._start("llmgine-redis-events-in", self.events.read)
             self._start("llmgine-redis-schedule", self.events.move_due)
-        logger.info("Attached to Redis at %s as node %s", _safe_url(self.url), self.node)
+        logger.info("Attached to Redis at %s as node %s", masked_url(self.url), self.node)
 
     async def detach(self) -> None:
         """Finish running commands (5 s at most), send queued events, leave, disconnect."""
@@ -309,7 +311,7 @@ class RedisTransport:
             self.connected = False
             logger.warning(
                 "Lost the connection to Redis at %s (%s); reconnecting",
-                _safe_url(self.url),
+                masked_url(self.url),
                 exc,
             )
             self._status("lost", f"{type(exc).__name__}: {exc}")
@@ -320,7 +322,7 @@ class RedisTransport:
             self.connected = True
             self._backoff.reset()
             self.nodes.wake.set()
-            logger.warning("Reconnected to Redis at %s", _safe_url(self.url))
+            logger.warning("Reconnected to Redis at %s", masked_url(self.url))
             self._status("recovered")
 
     def _status(self, status: str, detail: str = "") -> None:

@@ -90,6 +90,9 @@ class CommandWorker:
         if not fields:  # an entry deleted while pending
             await t.call(t.redis.xack, stream, GROUP, entry_id)
             return
+        if "cancel" in fields:  # a caller cancelled a command this node runs
+            await t.cancels.on_entry(stream, entry_id, fields["cancel"])
+            return
         try:
             command = decode_message(fields, Command)
         except SerializationError as exc:
@@ -131,7 +134,7 @@ class CommandWorker:
         """The command's result from this node's handler (None: sent on to another node)."""
         t = self.t
         try:
-            return await t.bus.execute_here(command)
+            return await t.cancels.run(command, t.bus.execute_here(command))
         except NoCommandHandlerError:
             pass
         name = type(command).__name__

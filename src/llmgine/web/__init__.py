@@ -14,9 +14,18 @@ Needs the ``web`` extra (``pip install 'llmgine[web]'``)::
         return ToolChatEngine(session_id=session_id, model="demo", stream=True)
 
     app = create_app(engine_for, WebSettings(token="..."))  # an ASGI app
+
+With the engines on Redis workers (``llmgine worker --redis URL``), each tab
+sends its prompts to them instead::
+
+    async def remote(session_id: str) -> RemoteEngine:
+        return RemoteEngine(ToolChatEngineCommand)
+
+    app = create_app(remote, settings, transport=RedisTransport(url, events=UI_EVENTS))
 """
 
 from llmgine.web.app import WebSettings, create_app
+from llmgine.web.driver import EngineDriver, LocalEngine, RemoteEngine
 from llmgine.web.outbox import Outbox
 from llmgine.web.registry import EngineFactory, SessionRegistry
 from llmgine.web.security import AccessGuard, is_loopback, resolve_log_file
@@ -25,8 +34,11 @@ from llmgine.web.session import WebSession
 
 __all__ = [
     "AccessGuard",
+    "EngineDriver",
     "EngineFactory",
+    "LocalEngine",
     "Outbox",
+    "RemoteEngine",
     "SessionRegistry",
     "WebSession",
     "WebSettings",

@@ -34,7 +34,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from llmgine.bus.bus import MessageBus
 from llmgine.bus.interface import Bus
-from llmgine.errors import LLMgineError
+from llmgine.bus.transport import Transport
+from llmgine.errors import ConfigurationError, LLMgineError
 from llmgine.observability.base import dumps_json
 from llmgine.observability.journal import Journal, RunSummary, run_files, summarize
 from llmgine.observability.redaction import Redactor, default_redactor
@@ -99,18 +100,29 @@ def create_app(
     *,
     bus: Bus | None = None,
     redactor: Redactor | None = None,
+    transport: Transport | None = None,
 ) -> Starlette:
     """The front end's ASGI application (serve it with uvicorn, test it with TestClient).
 
     Args:
         factory: Makes the engine of each new session, given the session id
-            (the engine must use that session id and ``bus``).
+            (the engine must use that session id and ``bus``), or a
+            :class:`~llmgine.web.driver.RemoteEngine` for engines on workers.
         settings: Token, log directory, timeouts, limits.
         bus: The bus the engines publish on (default: the message bus
             singleton, started with the application if it is not running).
         redactor: What masks secrets in everything sent (default: the shared one).
+        transport: Attached to the bus when the application starts (unless it
+            is attached already) and detached when it stops: the bus across
+            processes, for engines on workers (a ``RedisTransport`` sharing
+            :data:`~llmgine.engines.ui_events.UI_EVENTS`).
+
+    Raises:
+        ConfigurationError: a transport for a bus that is not a ``MessageBus``.
     """
     the_bus: Bus = bus if bus is not None else MessageBus()
+    if transport is not None and not isinstance(the_bus, MessageBus):
+        raise ConfigurationError("a transport attaches to a MessageBus, not to this bus")
     masker = redactor or default_redactor()
     registry = SessionRegistry(
         factory,
@@ -132,10 +144,17 @@ def create_app(
         own = the_bus if isinstance(the_bus, MessageBus) and not the_bus.is_running else None
         if own is not None:
             await own.start()
+        attached = None
+        if transport is not None and isinstance(the_bus, MessageBus):
+            if the_bus.transport is not transport:
+                await the_bus.attach(transport)
+                attached = the_bus
         try:
             yield
         finally:
             await registry.close_all()
+            if attached is not None and attached.transport is transport:
+                await attached.detach()
             if own is not None:
                 await own.stop()
 

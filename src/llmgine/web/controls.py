@@ -2,18 +2,20 @@
 
 ``clear`` forgets the conversation, ``model`` switches the model, ``system``
 sets (or removes) the system prompt, ``cost`` reports the tokens and cost of
-the session. Each works with any engine that has the matching attribute
-(``clear_context``, ``set_model``, ``set_system_prompt``, ``usage``), as the
-slash commands do; for others the page's control is disabled and the request
-answered with a notice. Nothing that changes the conversation runs while a
-turn is being answered.
+the session. Each acts on the session's :class:`~llmgine.web.driver.EngineDriver`:
+a local engine that has the matching method (``clear_context``, ``set_model``,
+``set_system_prompt``, ``usage``), as the slash commands do; an engine on
+Redis workers only reports its cost. For the others the page's control is
+disabled and the request answered with a notice saying why. Nothing that
+changes the conversation runs while a turn is being answered.
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from typing import Any, Protocol
+
+from llmgine.web.driver import EngineDriver
 
 __all__ = ["ControlHost", "Controls"]
 
@@ -22,7 +24,7 @@ class ControlHost(Protocol):
     """What the controls use of a session (a :class:`~llmgine.web.session.WebSession` is one)."""
 
     @property
-    def engine(self) -> Any:
+    def driver(self) -> EngineDriver:
         """The engine the controls act on."""
         ...
 
@@ -48,14 +50,6 @@ class ControlHost(Protocol):
         ...
 
 
-_NEEDS = {
-    "clear": ("clear_context",),
-    "model": ("set_model",),
-    "system": ("set_system_prompt",),
-    "cost": ("usage",),
-}
-
-
 class Controls:
     """The controls of one session, by the ``type`` of the page's request.
 
@@ -68,11 +62,7 @@ class Controls:
 
     def supported(self) -> dict[str, bool]:
         """Which controls the engine supports (the page disables the others)."""
-        engine = self.session.engine
-        return {
-            name: all(hasattr(engine, attribute) for attribute in needs)
-            for name, needs in _NEEDS.items()
-        }
+        return self.session.driver.supported()
 
     def get(self, kind: str) -> Callable[[dict[str, Any]], Any] | None:
         """The control for a request type, None when there is none."""
@@ -87,9 +77,9 @@ class Controls:
 
     def _ready(self, kind: str, changes: bool = True) -> bool:
         """True when the control may run now; otherwise say why."""
-        if not self.supported().get(kind, False):
-            name = type(self.session.engine).__name__
-            self.session.notice(f"{kind} is not supported by {name}.", "warning")
+        driver = self.session.driver
+        if not driver.supported().get(kind, False):
+            self.session.notice(driver.unsupported(kind), "warning")
             return False
         if changes and self.session.turn_running:
             self.session.notice(f"A turn is running: press Stop before {kind}.", "warning")
@@ -100,7 +90,7 @@ class Controls:
         """Forget the conversation (the system prompt stays)."""
         if not self._ready("clear"):
             return
-        await _maybe_await(self.session.engine.clear_context())
+        await self.session.driver.clear()
         self.session.post({"kind": "cleared"})
         self.session.notice("Conversation cleared.")
         self.session.post_state()
@@ -113,9 +103,8 @@ class Controls:
             return
         if not self._ready("model"):
             return
-        engine = self.session.engine
-        await _maybe_await(engine.set_model(name))
-        self.session.notice(f"Model: {engine.model.model_string}")
+        chosen = await self.session.driver.set_model(name)
+        self.session.notice(f"Model: {chosen}")
         self.session.model_warning()
         self.session.post_state()
 
@@ -125,7 +114,7 @@ class Controls:
             return
         prompt = message.get("prompt")
         text = prompt.strip() if isinstance(prompt, str) else ""
-        await _maybe_await(self.session.engine.set_system_prompt(text or None))
+        await self.session.driver.set_system_prompt(text or None)
         self.session.notice("System prompt set." if text else "System prompt removed.")
         self.session.post_state()
 
@@ -133,10 +122,15 @@ class Controls:
         """Report the tokens and cost of the session and of the last turn."""
         if not self._ready("cost", changes=False):
             return
-        usage = self.session.engine.usage
-        line = f"Session: {_tokens(usage.session)}, cost {_dollars(usage.session_cost_usd)}"
-        if int(getattr(usage.turn, "total_tokens", 0) or 0):
-            line += f"; last turn: {_tokens(usage.turn)}, cost {_dollars(usage.turn_cost_usd)}"
+        usage = self.session.driver.usage()
+        if usage is None:
+            self.session.notice("No turn has been answered yet: no tokens used.")
+            return
+        session = usage.get("session_usage") or {}
+        line = f"Session: {_tokens(session)}, cost {_dollars(usage.get('session_cost_usd'))}"
+        turn = usage.get("usage") or {}
+        if int(turn.get("total_tokens") or 0):
+            line += f"; last turn: {_tokens(turn)}, cost {_dollars(usage.get('cost_usd'))}"
         self.session.notice(line)
         self.session.post_state()
 
@@ -145,16 +139,12 @@ class Controls:
         self.session.post_state()
 
 
-async def _maybe_await(value: Any) -> Any:
-    return await value if inspect.isawaitable(value) else value
-
-
-def _tokens(usage: Any) -> str:
-    total = int(getattr(usage, "total_tokens", 0) or 0)
-    prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
-    completion = int(getattr(usage, "completion_tokens", 0) or 0)
+def _tokens(usage: dict[str, Any]) -> str:
+    total = int(usage.get("total_tokens") or 0)
+    prompt = int(usage.get("prompt_tokens") or 0)
+    completion = int(usage.get("completion_tokens") or 0)
     return f"{total:,} tokens ({prompt:,} in, {completion:,} out)"
 
 
-def _dollars(cost: float | None) -> str:
-    return "unknown" if cost is None else f"${cost:.4f}"
+def _dollars(cost: Any) -> str:
+    return "unknown" if cost is None else f"${float(cost):.4f}"

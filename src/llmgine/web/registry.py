@@ -19,6 +19,7 @@ from llmgine.bus.interface import Bus
 from llmgine.engines.base import Engine
 from llmgine.errors import LLMgineError
 from llmgine.observability.redaction import Redactor
+from llmgine.web.driver import EngineDriver
 from llmgine.web.outbox import Outbox
 from llmgine.web.session import WebSession
 
@@ -32,8 +33,8 @@ __all__ = [
     "TooManySessionsError",
 ]
 
-#: Makes the engine of a new session, given the session id.
-EngineFactory = Callable[[str], Awaitable[Engine]]
+#: Makes the engine of a new session, given the session id (or what drives one elsewhere).
+EngineFactory = Callable[[str], Awaitable[Engine | EngineDriver]]
 
 #: WebSocket close codes the page acts on.
 CLOSE_SUPERSEDED = 4409  # the session was opened by another connection (another tab)

@@ -3,9 +3,13 @@
 Like the terminal CLI, a :class:`WebSession` is a pure bus client: it sends
 the engine's command for each prompt and turns the events of its session
 into messages for the page (numbered in its :class:`~llmgine.web.outbox.Outbox`).
-It answers the engine's :class:`~llmgine.tools.events.ToolApprovalCommand`
-by asking the page, and denies when no answer comes in time. Stop cancels
-the running turn, as Ctrl-C does in the CLI.
+The engine is behind an :class:`~llmgine.web.driver.EngineDriver`: the tab's
+own engine in this process, or one on Redis workers. It answers the engine's
+:class:`~llmgine.tools.events.ToolApprovalCommand` by asking the page (a
+worker's reaches it through the transport, which routes a session's commands
+to the node holding its handler), and denies when no answer comes in time.
+Stop cancels the running turn, as Ctrl-C does in the CLI (on a worker too:
+the transport cancels a command whose caller is cancelled).
 
 Messages to the page (``kind``): ``event`` (a bus event, masked), ``trace``
 (a turn's tree), ``turn`` (started / finished / cancelled), ``approval`` and
@@ -22,31 +26,16 @@ from typing import Any
 
 from llmgine.bus.interface import Bus
 from llmgine.bus.session import BusSession
-from llmgine.engines.base import Engine, UsageTotals
-from llmgine.engines.consortium.events import (
-    ConsortiumCombineEvent,
-    ConsortiumIterationEvent,
-    ConsortiumMemberEvent,
-)
-from llmgine.engines.defaults import missing_key_warning
-from llmgine.engines.messages import (
-    EngineStatusEvent,
-    EngineTextDeltaEvent,
-    EngineThinkingDeltaEvent,
-    RunStartedEvent,
-)
+from llmgine.engines.base import Engine
+from llmgine.engines.messages import EngineTextDeltaEvent, EngineThinkingDeltaEvent
+from llmgine.engines.ui_events import UI_EVENTS
 from llmgine.errors import LLMgineError
 from llmgine.messages.commands import CommandResult
-from llmgine.messages.events import (
-    CommandResultEvent,
-    CommandStartedEvent,
-    Event,
-    EventHandlerFailedEvent,
-)
-from llmgine.models.events import LLMCallEvent, LLMResponseEvent
+from llmgine.messages.events import Event
 from llmgine.observability.redaction import Redactor, default_redactor
-from llmgine.tools.events import ToolApprovalCommand, ToolCallStartedEvent, ToolExecuteResultEvent
+from llmgine.tools.events import ToolApprovalCommand
 from llmgine.web.controls import Controls
+from llmgine.web.driver import EngineDriver, LocalEngine
 from llmgine.web.outbox import Outbox
 from llmgine.web.payload import StreamMasker, message_payload
 from llmgine.web.trace import LiveTrace
@@ -54,22 +43,7 @@ from llmgine.web.trace import LiveTrace
 __all__ = ["WATCHED_EVENTS", "WebSession"]
 
 #: The events a page is sent (and their subclasses), by the name the page knows them by.
-WATCHED_EVENTS: tuple[type[Event], ...] = (
-    RunStartedEvent,
-    EngineStatusEvent,
-    EngineTextDeltaEvent,
-    EngineThinkingDeltaEvent,
-    ToolCallStartedEvent,
-    ToolExecuteResultEvent,
-    LLMCallEvent,
-    LLMResponseEvent,
-    CommandStartedEvent,
-    CommandResultEvent,
-    ConsortiumMemberEvent,
-    ConsortiumIterationEvent,
-    ConsortiumCombineEvent,
-    EventHandlerFailedEvent,
-)
+WATCHED_EVENTS: tuple[type[Event], ...] = UI_EVENTS
 _STREAMS = {EngineTextDeltaEvent: "text", EngineThinkingDeltaEvent: "thinking"}
 # Result metadata a page shows under an answer.
 _RESULT_METADATA = (
@@ -92,7 +66,8 @@ class WebSession:
 
     Args:
         session_id: The bus session (the engine's session too).
-        engine: The engine of this tab.
+        engine: The engine of this tab, or what drives one elsewhere
+            (a :class:`~llmgine.web.driver.RemoteEngine`).
         bus: The bus the engine publishes on.
         notices: Warnings the page shows in its banner (the offline model's...).
         approval_timeout: Seconds a tool approval waits for the page; then it is denied.
@@ -103,7 +78,7 @@ class WebSession:
     def __init__(
         self,
         session_id: str,
-        engine: Engine,
+        engine: Engine | EngineDriver,
         *,
         bus: Bus,
         notices: Sequence[str] = (),
@@ -112,7 +87,7 @@ class WebSession:
         redactor: Redactor | None = None,
     ) -> None:
         self.session_id = session_id
-        self.engine = engine
+        self.driver = engine if isinstance(engine, EngineDriver) else LocalEngine(engine)
         self.bus = bus
         self.notices = [line for line in notices if line]
         self.approval_timeout = approval_timeout
@@ -136,7 +111,7 @@ class WebSession:
         """Register the session's handlers (the engine's command, approvals, events)."""
         session = self.bus_session
         await session.__aenter__()  # publishes SessionStartEvent to whoever listens
-        session.register_command_handler(self.engine.command_type, self.engine.handle_announced)
+        self.driver.open(session)
         session.register_command_handler(ToolApprovalCommand, self._ask_approval)
         for event_type in WATCHED_EVENTS:
             session.register_event_handler(event_type, self._on_event)
@@ -149,10 +124,13 @@ class WebSession:
         self.closed = True
         await self.stop()
         await self.bus_session.end()
-        close = getattr(self.engine, "close", None)
-        if close is not None:  # the MCP servers this tab's engine started
-            await close()
+        await self.driver.close()  # the MCP servers this tab's engine started
         self.outbox.close()
+
+    @property
+    def engine(self) -> Engine | None:
+        """The tab's engine, when it is in this process (None when it runs on workers)."""
+        return self.driver.engine
 
     @property
     def turn_running(self) -> bool:
@@ -176,28 +154,18 @@ class WebSession:
 
     def state(self) -> dict[str, Any]:
         """What the page's controls show: engine, model, system prompt, tools, usage, notices."""
-        engine = self.engine
-        model = getattr(engine, "model", None)
-        usage = getattr(engine, "usage", None)
-        strategy = getattr(getattr(engine, "strategy", None), "name", None)
-        members = [
-            {"label": str(member.label), "model": str(member.model_string)}
-            for member in getattr(engine, "members", None) or []
-        ]
+        supports = self.controls.supported()
         state = {
             "kind": "state",
             "session_id": self.session_id,
-            "engine": type(engine).__name__,
-            "model": str(getattr(model, "model_string", None) or model) if model else None,
-            "models": engine.model_strings(),
-            "system_prompt": getattr(engine, "system_prompt", None),
-            "tools": [str(name) for name in getattr(engine, "tool_names", None) or []],
-            "usage": usage.metadata() if isinstance(usage, UsageTotals) else None,
-            "supports": self.controls.supported(),
+            **self.driver.describe(),
+            "supports": supports,
+            "unsupported": {
+                name: self.driver.unsupported(name) for name, ok in supports.items() if not ok
+            },
             "notices": self.notices,
             "turn_running": self.turn_running,
             "approval_timeout": self.approval_timeout,
-            "consortium": {"strategy": strategy, "members": members} if members else None,
         }
         masked: dict[str, Any] = self.redactor.redact(state)
         return masked
@@ -208,7 +176,7 @@ class WebSession:
 
     def model_warning(self) -> None:
         """Warn when the engine's model has no API key (after a switch)."""
-        warning = missing_key_warning(getattr(self.engine, "model", None))
+        warning = self.driver.model_warning()
         if warning:
             self.notice(warning, "warning")
 
@@ -232,6 +200,8 @@ class WebSession:
         trace_id = self.trace.add(payload)
         if trace_id is not None:
             self._post_trace(trace_id)
+        if self.driver.observe(event):  # e.g. a worker's run header names its model
+            self.post_state()
 
     def _post_trace(self, trace_id: str) -> None:
         roots = self.trace.trees(trace_id)
@@ -265,7 +235,7 @@ class WebSession:
         if self.turn_running:
             self.notice("A turn is running: wait for it, or press Stop first.", "warning")
             return False
-        command = self.engine.command_type(prompt=prompt, session_id=self.session_id)
+        command = self.driver.command(prompt, self.session_id)
         self._answering = True
         self._turn = asyncio.create_task(
             self._run_turn(command), name=f"llmgine-web-turn-{self.session_id}"
@@ -288,6 +258,7 @@ class WebSession:
         except LLMgineError as exc:  # e.g. no handler: one line, like any failed turn
             result = CommandResult(success=False, error=str(exc))
         self._answering = False
+        self.driver.finished(result)
         self.flush_streams()
         metadata = {k: result.metadata.get(k) for k in _RESULT_METADATA if k in result.metadata}
         finished = {

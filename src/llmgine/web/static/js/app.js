@@ -175,16 +175,27 @@ function applyState(state) {
   if (!state) return;
   notices = state.notices || [];
   showBanner(notices);
-  ui.title.textContent = `${state.engine} · ${state.model || (state.models || []).join(", ")}`;
+  const model = state.model || (state.models || []).join(", ");
+  // On Redis workers the model is known once a worker has answered.
+  ui.title.textContent = `${state.engine} · ${model || (state.remote ? "the workers' model" : "")}`;
+  if (state.remote) ui.title.textContent += ` · on workers (${state.remote})`;
   if (state.consortium) ui.title.textContent += ` · strategy ${state.consortium.strategy}`;
   if (state.tools && state.tools.length) ui.title.title = `tools: ${state.tools.join(", ")}`;
+  document.body.dataset.remote = state.remote ? "yes" : "no";
   const supports = state.supports || {};
-  ui.modelInput.disabled = ui.modelSwitch.disabled = !supports.model;
+  const why = state.unsupported || {};
+  const enable = (control, ...elements) => {
+    for (const element of elements) {
+      element.disabled = !supports[control];
+      element.title = supports[control] ? "" : why[control] || "";
+    }
+  };
+  enable("model", ui.modelInput, ui.modelSwitch);
   if (document.activeElement !== ui.modelInput) ui.modelInput.value = state.model || "";
-  ui.systemToggle.disabled = !supports.system;
+  enable("system", ui.systemToggle);
   if (document.activeElement !== ui.systemInput) ui.systemInput.value = state.system_prompt || "";
-  ui.clear.disabled = !supports.clear;
-  ui.cost.disabled = !supports.cost;
+  enable("clear", ui.clear);
+  enable("cost", ui.cost);
   const usage = state.usage;
   if (usage) {
     const cost = dollars(usage.session_cost_usd);
