@@ -115,6 +115,23 @@ def test_chat_with_redis_refuses_the_workers_options(tmp_path, options, named) -
     assert answer.stderr.count("\n") == 1
 
 
+@pytest.mark.parametrize("options", [["--continue"], ["--conversation", "abc"], ["--db", "x.db"]])
+def test_chat_with_redis_refuses_stored_conversations(tmp_path, options) -> None:
+    answer = subprocess.run(
+        [LLMGINE, "chat", "--redis", "redis://127.0.0.1:1/0", *options, "--prompt", "x"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env=env(tmp_path),
+    )
+    assert answer.returncode == 2
+    assert answer.stderr == (
+        f"error: {options[0]}: with --redis a worker keeps each session's conversation in "
+        "its memory; stored conversations are for an engine in this process\n"
+    )
+
+
 async def test_a_worker_shares_what_a_front_end_shows(bus, redis_server, tmp_path) -> None:
     """The run header, the turn's command, its model and tool calls reach the client's session."""
     from llmgine.cli.distributed import WORKER_EVENTS

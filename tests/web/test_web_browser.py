@@ -236,3 +236,41 @@ def test_the_consortium_in_a_real_browser(tmp_path: Path, browser: Browser) -> N
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "web-e2e-consortium.png"))
         page.close()
+
+
+def test_stored_conversations_in_a_real_browser(tmp_path: Path, browser: Browser) -> None:
+    """A tab's conversation goes in its URL; New starts another; a fresh tab continues one."""
+    db = tmp_path / "conversations.db"
+    args = ["--tools", "tools/weather.py", "--db", str(db), "--log-dir", str(tmp_path / "logs")]
+    with WebServer(args, ROOT) as server:
+        first = browser.new_context().new_page()
+        first.set_default_timeout(WAIT)
+        first.goto(server.url)
+        first.wait_for_selector("body[data-connection=open]")
+        turn = ask(first, "What's the weather in Perth?")
+        expect(turn).to_have_attribute("data-state", "finished", timeout=WAIT)
+        first.wait_for_url("**/?conversation=*")
+        conversation_id = first.url.rpartition("conversation=")[2]
+        expect(first.locator("#conversation")).to_have_text(f"conversation {conversation_id[:8]}")
+
+        first.click("#new")
+        expect(first.locator(".divider").last).to_have_text("new conversation")
+        first.wait_for_url(server.base + "/")
+        first.click("#conversations-toggle")
+        listed = first.locator(f"#conversation-list li[data-id='{conversation_id}'] a")
+        expect(listed).to_have_text("What's the weather in Perth?")
+
+        # A fresh tab opens it by its URL: what was said, then a new turn in it.
+        second = browser.new_context().new_page()
+        second.set_default_timeout(WAIT)
+        second.goto(f"{server.url}&conversation={conversation_id}")
+        second.wait_for_selector("body[data-connection=open]")
+        past = second.locator(".turn.past")
+        expect(past.first.locator(".user-message")).to_have_text("What's the weather in Perth?")
+        expect(past.first).to_contain_text("→ get_weather(")
+        expect(second.locator(".divider").last).to_have_text(
+            f"continuing conversation {conversation_id}"
+        )
+        turn = ask(second, "And in Oslo?")
+        expect(turn).to_have_attribute("data-state", "finished", timeout=WAIT)
+        expect(second.locator("#conversation")).to_have_text(f"conversation {conversation_id[:8]}")

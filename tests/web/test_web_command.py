@@ -50,6 +50,14 @@ def test_the_command_takes_the_chat_options_and_where_to_listen(tmp_path: Path) 
         (["--engine", "single", "--mcp", "python server.py"], "--mcp needs --engine tool_chat"),
         (["--engine", "consortium", "--mcp-url", "http://x/mcp"], "--mcp-url does not apply"),
         (["--mcp-config", "no/such/config.json"], "no/such/config.json"),
+        (["--conversation", "nosuch"], "no conversation in "),
+        (["--engine", "consortium", "--continue"], "--continue: consortium keeps no stored"),
+        (["--engine", "single", "--memory"], "--memory: single keeps no stored"),
+        (
+            ["--redis", "redis://127.0.0.1:1/0", "--conversation", "x"],
+            "--conversation: with --redis",
+        ),
+        (["--db", "."], "is a folder"),
     ],
 )
 def test_usage_errors_are_one_line_and_exit_2(tmp_path: Path, args: list[str], says: str) -> None:
@@ -162,3 +170,46 @@ async def test_each_tab_starts_and_stops_mcp_servers_of_its_own(tmp_path: Path) 
         await first.close()  # type: ignore[attr-defined]
         await second.close()  # type: ignore[attr-defined]
     assert not one.connected and not two.connected
+
+
+async def test_continue_opens_the_latest_stored_conversation_in_the_printed_url(
+    tmp_path: Path,
+) -> None:
+    """A chat stores its conversation; ``llmgine web --continue`` prints a URL that opens it."""
+    db = str(tmp_path / "conversations.db")
+    chat = run_llmgine(
+        ["chat", "--tools", WEATHER, "--db", db, "--prompt", "Weather in Perth?"], tmp_path
+    )
+    assert chat.returncode == 0, chat.stderr
+    from llmgine.context.conversations import ConversationStore
+
+    with ConversationStore(db) as store:
+        latest = store.latest()
+    assert latest is not None
+    with WebServer(["--tools", WEATHER, "--db", db, "--continue"], tmp_path) as server:
+        assert server.url.endswith(f"&conversation={latest.id}")
+        assert f"Conversations are stored in {db}." in "".join(server.stdout)
+        async with httpx.AsyncClient(base_url=server.base, timeout=30) as client:
+            opened = await client.get(server.url.removeprefix(server.base))
+            assert opened.headers["location"] == f"/?conversation={latest.id}"  # token out
+            cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+            listed = (await client.get("/api/conversations")).json()
+        assert [c["id"] for c in listed["conversations"]] == [latest.id]
+        ws_url = server.base.replace("http", "ws") + f"/ws?conversation={latest.id}"
+        async with asyncio.timeout(60):
+            async with connect(
+                ws_url,
+                origin=server.base,  # type: ignore[arg-type]
+                additional_headers={"cookie": cookie},
+            ) as ws:
+                hello = json.loads(await ws.recv())
+                assert hello["state"]["conversation_id"] == latest.id
+                history = await _until(ws, lambda m: m["kind"] == "history")
+                assert history["items"][0] == {"role": "user", "text": "Weather in Perth?"}
+                await ws.send(json.dumps({"type": "prompt", "text": "And in Oslo?"}))
+                finished = await _until(
+                    ws, lambda m: m["kind"] == "turn" and m["state"] != "started"
+                )
+        assert finished["success"], finished
+    with ConversationStore(db) as store:
+        assert store.get(latest.id).message_count > latest.message_count

@@ -202,7 +202,13 @@ def test_a_tab_gets_the_workers_tool_result_streamed_answer_and_trace(
         state = hello(ws)["state"]
         assert state["engine"] == "ToolChatEngine" and state["remote"] == redis_server.url
         assert state["model"] is None  # the workers choose it; known once one answers
-        assert state["supports"] == {"clear": False, "model": False, "system": False, "cost": True}
+        assert state["supports"] == {
+            "clear": False,
+            "new": False,
+            "model": False,
+            "system": False,
+            "cost": True,
+        }
         assert "llmgine worker --model" in state["unsupported"]["model"]
 
         seen: list[Message] = []

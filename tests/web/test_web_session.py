@@ -201,7 +201,13 @@ async def test_controls_clear_model_system_and_cost(bus: MessageBus) -> None:
     assert session.engine.context.chat_history == []  # type: ignore[attr-defined]
     await session.handle({"type": "system", "prompt": "Be brief."})
     state = await reader.until(kind("state", system_prompt="Be brief."))
-    assert state["supports"] == {"clear": True, "model": True, "system": True, "cost": True}
+    assert state["supports"] == {
+        "clear": True,
+        "new": True,
+        "model": True,
+        "system": True,
+        "cost": True,
+    }
     await session.handle({"type": "system", "prompt": None})
     await reader.until(kind("state", system_prompt=None))
     await session.handle({"type": "model", "model": "test:other"})

@@ -17,7 +17,21 @@ from llmgine.context.conversations import ConversationStore
 from llmgine.errors import ConfigurationError
 from llmgine.memory.recall import Memory
 
-__all__ = ["CLIConversation", "add_conversation_options", "open_conversation"]
+__all__ = [
+    "CLIConversation",
+    "add_conversation_options",
+    "conversation_flags",
+    "open_conversation",
+]
+
+_FLAGS = (
+    ("continue_latest", "--continue"),
+    ("conversation", "--conversation"),
+    ("no_save", "--no-save"),
+    ("db", "--db"),
+    ("memory", "--memory"),
+    ("embedder", "--embedder"),
+)
 
 
 def add_conversation_options(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +67,11 @@ def add_conversation_options(parser: argparse.ArgumentParser) -> None:
         help="the embeddings of --memory: provider:model or hash (default: "
         "openai:text-embedding-3-small when OPENAI_API_KEY is set, else hash, offline)",
     )
+
+
+def conversation_flags(args: argparse.Namespace) -> list[str]:
+    """The conversation options given on the command line (refused where they do not apply)."""
+    return [flag for name, flag in _FLAGS if getattr(args, name, None)]
 
 
 @dataclass

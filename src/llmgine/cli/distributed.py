@@ -25,6 +25,7 @@ from typing import Any
 
 from llmgine._version import __version__
 from llmgine.bus.transport import TransportStatusEvent
+from llmgine.cli.conversation_options import conversation_flags
 from llmgine.cli.launcher import UsageError, cli_application, read_prompt
 from llmgine.engines.base import Engine
 from llmgine.engines.defaults import default_model
@@ -269,7 +270,8 @@ def refuse_worker_options(args: argparse.Namespace) -> None:
     """Refuse the options the workers own, for a front end run with ``--redis``.
 
     Raises:
-        UsageError: one names them all (``--model, --tools: with --redis ...``).
+        UsageError: one names them all (``--model, --tools: with --redis ...``), or
+            the conversation options given (``--continue``...).
     """
     given = [flag for name, flag in _WORKER_OWNED if getattr(args, name, None)]
     if given:
@@ -277,6 +279,12 @@ def refuse_worker_options(args: argparse.Namespace) -> None:
             f"{', '.join(given)}: with --redis the workers choose the model, system prompt "
             "and tools; pass them to `llmgine worker` (it takes --model, --system, --tools "
             "and --no-stream)"
+        )
+    stored = conversation_flags(args)
+    if stored:
+        raise UsageError(
+            f"{', '.join(stored)}: with --redis a worker keeps each session's conversation "
+            "in its memory; stored conversations are for an engine in this process"
         )
 
 

@@ -4,7 +4,11 @@ Takes the options of ``llmgine chat`` (``--model``, ``--tools``, ``--system``,
 ``--log-dir``...), ``--engine`` to pick the engine, the consortium's options
 for ``--engine consortium``, and where to listen (``--host 127.0.0.1`` by
 default, ``--port``). Each browser tab gets its own engine in its own bus
-session. With ``--redis URL`` no engine runs here: each tab's prompts go to
+session. The tool-chat engine's conversations are stored as ``llmgine chat``
+stores them (``--db PATH``, ``--no-save``, ``--memory``): each new tab starts
+a new one, the page lists them, and ``/?conversation=ID`` (or ``--continue``,
+``--conversation ID``, which put it in the printed URL) continues one. With
+``--redis URL`` no engine runs here: each tab's prompts go to
 ``llmgine worker --redis URL`` processes as the engine's command, and the
 page renders the events they send back (the workers choose the model, the
 system prompt and the tools, so those options are refused). The server
@@ -25,13 +29,20 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from llmgine.cli.consortium import add_consortium_options, consortium_from_args
+from llmgine.cli.conversation_options import (
+    add_conversation_options,
+    conversation_flags,
+    open_conversation,
+)
 from llmgine.cli.launcher import (
     UsageError,
     add_engine_options,
     build_engine,
     cli_application,
     model_from_args,
+    takes_conversations,
 )
+from llmgine.context.conversations import ConversationStore
 from llmgine.engines.base import Engine
 from llmgine.engines.defaults import missing_key_warning
 from llmgine.errors import LLMgineError
@@ -90,6 +101,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds a tab's session is kept after it disconnects, so it can reconnect "
         "(default: 900)",
     )
+    add_conversation_options(parser)
     consortium = parser.add_argument_group("consortium", "with --engine consortium")
     add_consortium_options(consortium)
 
@@ -115,6 +127,10 @@ class WebEngines:
         self.notices: list[str] = []
         self.tools: list[Any] = []
         self.redis: str | None = getattr(args, "redis", None)
+        self.store: ConversationStore | None = None
+        self.memory: Any = None
+        #: The conversation the printed URL opens (``--continue``, ``--conversation``).
+        self.start_conversation: str | None = None
         if self.redis:
             self._on_workers(args)
             return
@@ -131,6 +147,7 @@ class WebEngines:
             self.engine_type: type[Engine] = type(engine)
             self.title = f"ConsortiumEngine · {engine.strategy.name}"
             self.notices = [line for line in (notice, *warnings) if line]
+            self._open_store(args)  # refuses the conversation options: none is stored
             return
         if args.member or args.arbiter:
             raise UsageError("--member and --arbiter need --engine consortium")
@@ -145,6 +162,31 @@ class WebEngines:
         self.tools = _load_tools(args.tools)
         self.title = f"{self.engine_type.__name__} · {self.model.model_string}"
         self.notices = [line for line in (notice, missing_key_warning(self.model)) if line]
+        self._open_store(args)
+
+    def _open_store(self, args: argparse.Namespace) -> None:
+        """The conversations store of ``--db`` (unless ``--no-save``), and the one to open."""
+        if not takes_conversations(self.engine_type):
+            refused = [flag for flag in conversation_flags(args) if flag != "--no-save"]
+            if refused:
+                raise UsageError(
+                    f"{', '.join(refused)}: {self.kind} keeps no stored conversations "
+                    "(use --engine tool_chat)"
+                )
+            return
+        conversation = open_conversation(args)
+        self.store, self.memory = conversation.store, conversation.memory
+        self.start_conversation = conversation.conversation_id
+        if conversation.nothing_to_continue and self.store is not None:
+            self.notices.append(
+                f"Nothing to continue in {self.store.path}: each tab starts a new conversation."
+            )
+
+    def close(self) -> None:
+        """Close the conversations store (the server stopped)."""
+        if self.store is not None:
+            self.store.close()
+            self.store = None
 
     def _on_workers(self, args: argparse.Namespace) -> None:
         """``--redis``: the workers' engine, refusing the options the workers own."""
@@ -158,13 +200,35 @@ class WebEngines:
             )
         if args.member or args.arbiter:
             raise UsageError("--member and --arbiter need --engine consortium")
-        refuse_worker_options(args)
+        refuse_worker_options(args)  # the conversation options too
         self.engine_type = _engine_type(self.kind)
         self.where = masked_url(str(self.redis))
         self.title = f"{self.engine_type.__name__} · workers on {self.where}"
 
-    async def create(self, session_id: str) -> Engine | EngineDriver:
-        """A new engine for the tab of ``session_id`` (or the workers' with ``--redis``)."""
+    async def create(
+        self, session_id: str, conversation_id: str | None = None
+    ) -> Engine | EngineDriver:
+        """A new engine for the tab of ``session_id`` (or the workers' with ``--redis``).
+
+        Args:
+            session_id: The tab's bus session.
+            conversation_id: A stored conversation to continue (its id or the start of it).
+
+        Raises:
+            ConversationNotFoundError: no stored conversation has that id.
+            ConversationsUnavailableError: conversations are not stored here.
+            LLMgineError: the engine cannot be made (an MCP server...).
+        """
+        if conversation_id is not None and self.store is None:
+            from llmgine.web.registry import ConversationsUnavailableError
+
+            why = "--redis: the workers keep the conversations" if self.redis else "--no-save"
+            if not self.redis and not takes_conversations(self.engine_type):
+                why = f"--engine {self.kind} keeps none"
+            raise ConversationsUnavailableError(
+                f"this server stores no conversations ({why}), so it cannot open "
+                f"{conversation_id!r}"
+            )
         if self.redis:
             from llmgine.web.driver import RemoteEngine
 
@@ -175,9 +239,19 @@ class WebEngines:
 
         args = copy.copy(self.args)
         args.tools = self.tools  # loaded once: each tab registers the same functions
+        stored: dict[str, Any] = {}
+        if self.store is not None:  # each tab a conversation of its own in the one store
+            stored = {"db": self.store, "conversation_id": conversation_id}
+            if self.memory is not None:
+                stored["memory"] = self.memory
         # Each tab starts MCP servers of its own (closed with its engine): tabs share nothing.
         return await build_engine(
-            self.engine_type, args, self.model, session_id, extra_sources=mcp_servers(self.args)
+            self.engine_type,
+            args,
+            self.model,
+            session_id,
+            extra_sources=mcp_servers(self.args),
+            extra_kwargs=stored,
         )
 
 
@@ -231,6 +305,7 @@ def run_web(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
+        engines.close()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 
@@ -293,7 +368,9 @@ async def _serve(args: argparse.Namespace, engines: WebEngines, app: Any) -> int
             except LLMgineError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 2
-        web_app = create_app(engines.create, settings, transport=transport)
+        web_app = create_app(
+            engines.create, settings, transport=transport, conversations=engines.store
+        )
         for line in engines.notices:
             print(line, file=sys.stderr)
         if not settings.loopback_only:
@@ -303,7 +380,10 @@ async def _serve(args: argparse.Namespace, engines: WebEngines, app: Any) -> int
                 file=sys.stderr,
             )
         print(f"LLMgine web: {engines.title}", flush=True)
-        print(f"    http://{url_host(sock)}/?token={token}", flush=True)
+        opens = f"&conversation={engines.start_conversation}" if engines.start_conversation else ""
+        print(f"    http://{url_host(sock)}/?token={token}{opens}", flush=True)
+        if engines.store is not None:
+            print(f"Conversations are stored in {engines.store.path}.", flush=True)
         print("Open the URL above in a browser; Ctrl-C stops the server.", flush=True)
         await serve(web_app, sock)
         return 0

@@ -94,6 +94,10 @@ def _title(message: dict[str, Any]) -> str:
 class ConversationStore:
     """The conversations of one database file.
 
+    A store is used by one thread at a time (an event loop's, as engines do);
+    it may be opened in another thread than the one that then uses it. Other
+    processes (another CLI on the same file) are safe at any time.
+
     Args:
         path: The file (default :func:`~llmgine.context.db.default_db_path`).
         busy_timeout: Seconds to wait for another process's write lock.

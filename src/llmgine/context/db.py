@@ -222,7 +222,11 @@ def connect(
             "pass another file with --db"
         ) from exc
     with store_errors(where, busy_timeout):
-        connection = sqlite3.connect(where, timeout=busy_timeout, isolation_level=None)
+        # Used by one thread at a time (an event loop's), which need not be the one that
+        # opened it: a server may open the store before its loop's thread starts.
+        connection = sqlite3.connect(
+            where, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+        )
         try:
             connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
             _check_owner(connection, where)  # before anything could write to it

@@ -15,6 +15,15 @@ Needs the ``web`` extra (``pip install 'llmgine[web]'``)::
 
     app = create_app(engine_for, WebSettings(token="..."))  # an ASGI app
 
+Tabs that continue stored conversations (``/?conversation=ID``): a factory
+that takes the conversation id too, and the store the page lists::
+
+    async def stored(session_id: str, conversation_id: str | None = None) -> Engine:
+        return ToolChatEngine(session_id=session_id, model="demo", db=store,
+                              conversation_id=conversation_id)
+
+    app = create_app(stored, WebSettings(token="..."), conversations=store)
+
 With the engines on Redis workers (``llmgine worker --redis URL``), each tab
 sends its prompts to them instead::
 
@@ -27,13 +36,14 @@ sends its prompts to them instead::
 from llmgine.web.app import WebSettings, create_app
 from llmgine.web.driver import EngineDriver, LocalEngine, RemoteEngine
 from llmgine.web.outbox import Outbox
-from llmgine.web.registry import EngineFactory, SessionRegistry
+from llmgine.web.registry import ConversationsUnavailableError, EngineFactory, SessionRegistry
 from llmgine.web.security import AccessGuard, is_loopback, resolve_log_file
 from llmgine.web.server import bind_socket, serve, url_host
 from llmgine.web.session import WebSession
 
 __all__ = [
     "AccessGuard",
+    "ConversationsUnavailableError",
     "EngineDriver",
     "EngineFactory",
     "LocalEngine",

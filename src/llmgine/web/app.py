@@ -4,10 +4,13 @@ Routes (every one behind :class:`~llmgine.web.security.AccessGuard`):
 
 * ``GET /`` - the page; ``/static/...`` - its scripts and styles (shipped in
   the package; nothing is loaded from elsewhere).
-* ``WS /ws?session=ID&since=SEQ`` - a tab's session: first a ``hello``
-  message (the session id, whether it was resumed, its state), then every
-  message numbered after ``since``, live. The page sends requests as JSON
-  (``{"type": "prompt", "text": ...}``; see :meth:`WebSession.handle`).
+* ``WS /ws?session=ID&since=SEQ&conversation=CID`` - a tab's session: first
+  a ``hello`` message (the session id, whether it was resumed, its state),
+  then every message numbered after ``since``, live. ``conversation`` asks for
+  a stored conversation (its id or the start of it): the tab continues it.
+  The page sends requests as JSON (``{"type": "prompt", "text": ...}``; see
+  :meth:`WebSession.handle`).
+* ``GET /api/conversations`` - the stored conversations, newest first;
 * ``GET /api/logs`` - the runs under the log directory;
   ``GET /api/logs/trace?run=RUN`` or ``?file=NAME`` - a log's trees, read-only.
 """
@@ -35,6 +38,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from llmgine.bus.bus import MessageBus
 from llmgine.bus.interface import Bus
 from llmgine.bus.transport import Transport
+from llmgine.context.conversations import ConversationStore
 from llmgine.errors import ConfigurationError, LLMgineError
 from llmgine.observability.base import dumps_json
 from llmgine.observability.journal import Journal, RunSummary, run_files, summarize
@@ -56,6 +60,7 @@ __all__ = ["WebSettings", "create_app"]
 #: Closes a connection whose session could not be made (the message says why).
 CLOSE_FAILED = 4500
 _MAX_TREES = 500
+_MAX_CONVERSATIONS = 200
 
 
 @dataclass
@@ -101,6 +106,7 @@ def create_app(
     bus: Bus | None = None,
     redactor: Redactor | None = None,
     transport: Transport | None = None,
+    conversations: ConversationStore | None = None,
 ) -> Starlette:
     """The front end's ASGI application (serve it with uvicorn, test it with TestClient).
 
@@ -116,6 +122,8 @@ def create_app(
             is attached already) and detached when it stops: the bus across
             processes, for engines on workers (a ``RedisTransport`` sharing
             :data:`~llmgine.engines.ui_events.UI_EVENTS`).
+        conversations: The store the engines keep their conversations in, which
+            the page lists (``GET /api/conversations``); None: nothing is stored.
 
     Raises:
         ConfigurationError: a transport for a bus that is not a ``MessageBus``.
@@ -183,6 +191,17 @@ def create_app(
         ]
         return _json(masker.redact({"log_dir": str(log_dir), "runs": listing}))
 
+    async def stored(request: Request) -> Response:
+        if conversations is None:
+            return _json({"stored": False, "conversations": []})
+        try:
+            infos = conversations.list_conversations(limit=_MAX_CONVERSATIONS)
+        except LLMgineError as exc:
+            return _json({"error": masker.redact_text(str(exc))}, 500)
+        listing = [info.to_dict() for info in infos]
+        data = {"stored": True, "path": str(conversations.path), "conversations": listing}
+        return _json(masker.redact(data))
+
     async def log_trace(request: Request) -> Response:
         name, run = request.query_params.get("file"), request.query_params.get("run")
         try:
@@ -215,6 +234,7 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/", page),
+            Route("/api/conversations", stored),
             Route("/api/logs", logs),
             Route("/api/logs/trace", log_trace),
             WebSocketRoute("/ws", socket),
@@ -263,13 +283,14 @@ async def _serve_socket(
 ) -> None:
     """One tab's connection: hello, then the session's messages out and requests in."""
     requested = websocket.query_params.get("session") or None
+    conversation = (websocket.query_params.get("conversation") or "").strip() or None
     try:
         since = max(0, int(websocket.query_params.get("since") or 0))
     except ValueError:
         since = 0
     connection = Connection()
     try:
-        session, resumed = await registry.attach(requested, connection)
+        session, resumed = await registry.attach(requested, connection, conversation)
     except TooManySessionsError as exc:
         await websocket.close(CLOSE_TOO_MANY, str(exc)[:120])
         return
@@ -279,13 +300,14 @@ async def _serve_socket(
         )
         await websocket.close(CLOSE_FAILED, "the session could not start")
         return
-    if not resumed or since > session.outbox.last_seq:
-        since = 0
+    if not resumed or session.session_id != requested or since > session.outbox.last_seq:
+        since = 0  # the whole session: new, taken over from another tab, or restarted
     hello = {
         "kind": "hello",
         "session_id": session.session_id,
         "resumed": resumed,
         "requested": requested,
+        "conversation": conversation,
         "since": since,
         "last_seq": session.outbox.last_seq,
         "title": title,

@@ -1,6 +1,7 @@
 """The page's controls: what the CLI's slash commands do, as requests from the page.
 
-``clear`` forgets the conversation, ``model`` switches the model, ``system``
+``clear`` forgets the conversation (a stored one is deleted), ``new`` starts
+a new one (a stored one stays stored), ``model`` switches the model, ``system``
 sets (or removes) the system prompt, ``cost`` reports the tokens and cost of
 the session. Each acts on the session's :class:`~llmgine.web.driver.EngineDriver`:
 a local engine that has the matching method (``clear_context``, ``set_model``,
@@ -68,6 +69,7 @@ class Controls:
         """The control for a request type, None when there is none."""
         actions: dict[str, Callable[[dict[str, Any]], Any]] = {
             "clear": self.clear,
+            "new": self.new,
             "model": self.model,
             "system": self.system,
             "cost": self.cost,
@@ -93,6 +95,21 @@ class Controls:
         await self.session.driver.clear()
         self.session.post({"kind": "cleared"})
         self.session.notice("Conversation cleared.")
+        self.session.post_state()
+
+    async def new(self, message: dict[str, Any]) -> None:
+        """Start a new conversation; a stored one stays in the store (the CLI's ``/new``)."""
+        if not self._ready("new"):
+            return
+        previous = self.session.driver.conversation_id
+        new_id = await self.session.driver.new_conversation()
+        self.session.post({"kind": "new_conversation", "conversation_id": new_id})
+        if new_id is None:
+            self.session.notice("New conversation (the previous one was not stored).")
+        elif previous:
+            self.session.notice(f"New conversation {new_id}; {previous} stays stored.")
+        else:
+            self.session.notice(f"New conversation {new_id}.")
         self.session.post_state()
 
     async def model(self, message: dict[str, Any]) -> None:

@@ -5,8 +5,9 @@ command and shows the events of its session. What differs between an engine
 in this process and one on a worker is here, behind :class:`EngineDriver`:
 
 * :class:`LocalEngine` - the tab's own engine, registered as the command's
-  handler in the tab's session; the controls (clear, model, system prompt,
-  cost) act on it.
+  handler in the tab's session; the controls (clear, new conversation,
+  model, system prompt, cost) act on it, and a stored conversation it
+  continues is shown in the page.
 * :class:`RemoteEngine` - no engine here: the command goes through the bus's
   transport to a worker (``llmgine worker --redis``), which keeps the
   conversation. The page learns the worker's model and tools from the run's
@@ -34,7 +35,7 @@ from llmgine.messages.events import Event
 __all__ = ["CONTROLS", "EngineDriver", "LocalEngine", "RemoteEngine", "UnsupportedControlError"]
 
 #: The page's controls that act on the engine.
-CONTROLS = ("clear", "model", "system", "cost")
+CONTROLS = ("clear", "new", "model", "system", "cost")
 _USAGE_KEYS = ("usage", "cost_usd", "session_usage", "session_cost_usd")
 
 
@@ -60,6 +61,15 @@ class EngineDriver(ABC):
     def remote(self) -> bool:
         """True when the engine runs in another process."""
         return False
+
+    @property
+    def conversation_id(self) -> str | None:
+        """The id of the stored conversation the engine is in (None: not stored here)."""
+        return None
+
+    def history(self) -> list[dict[str, Any]]:
+        """The messages of the conversation so far (a continued one's), oldest first."""
+        return []
 
     def open(self, session: BusSession) -> None:
         """Register what the engine needs in the tab's bus session."""
@@ -109,6 +119,11 @@ class EngineDriver(ABC):
         """Forget the conversation (the system prompt stays)."""
         self._refuse("clear")
 
+    async def new_conversation(self) -> str | None:
+        """Start a new conversation (a stored one stays stored); the new one's id."""
+        self._refuse("new")
+        return None
+
     async def set_model(self, name: str) -> str:
         """Switch the model; the new model's ``provider:model``."""
         self._refuse("model")
@@ -128,6 +143,7 @@ class LocalEngine(EngineDriver):
 
     _NEEDS = {
         "clear": "clear_context",
+        "new": "new_conversation",
         "model": "set_model",
         "system": "set_system_prompt",
         "cost": "usage",
@@ -141,6 +157,19 @@ class LocalEngine(EngineDriver):
     def engine(self) -> Engine:
         """The engine."""
         return self._engine
+
+    @property
+    def conversation_id(self) -> str | None:
+        """The engine's stored conversation (``ToolChatEngine.conversation_id``)."""
+        value = getattr(self._engine, "conversation_id", None)
+        return value if isinstance(value, str) else None
+
+    def history(self) -> list[dict[str, Any]]:
+        """The messages in the engine's context, when it keeps a stored conversation."""
+        if self.conversation_id is None:
+            return []
+        messages = getattr(getattr(self._engine, "context", None), "chat_history", None)
+        return [dict(message) for message in messages or [] if isinstance(message, dict)]
 
     def open(self, session: BusSession) -> None:
         """Register the engine as its command's handler in the tab's session."""
@@ -173,6 +202,7 @@ class LocalEngine(EngineDriver):
             "tools": [str(name) for name in getattr(engine, "tool_names", None) or []],
             "usage": self.usage(),
             "consortium": {"strategy": strategy, "members": members} if members else None,
+            "conversation_id": self.conversation_id,
         }
 
     def supported(self) -> dict[str, bool]:
@@ -192,6 +222,12 @@ class LocalEngine(EngineDriver):
         """Forget the engine's conversation."""
         self._refuse("clear")
         await _maybe_await(self._engine.clear_context())  # type: ignore[attr-defined]
+
+    async def new_conversation(self) -> str | None:
+        """Start the engine's new conversation; its id (None when nothing is stored)."""
+        self._refuse("new")
+        value = await _maybe_await(self._engine.new_conversation())  # type: ignore[attr-defined]
+        return value if isinstance(value, str) else None
 
     async def set_model(self, name: str) -> str:
         """Switch the engine's model."""
@@ -262,13 +298,14 @@ class RemoteEngine(EngineDriver):
 
     def supported(self) -> dict[str, bool]:
         """Only cost: the rest would change an engine that is not here."""
-        return {"clear": False, "model": False, "system": False, "cost": True}
+        return {"clear": False, "new": False, "model": False, "system": False, "cost": True}
 
     def unsupported(self, control: str) -> str:
         """Why: the workers own the engine."""
-        if control == "clear":
+        if control in ("clear", "new"):
             return (
-                "Clear is off with --redis: a worker keeps this conversation; "
+                f"{'Clear' if control == 'clear' else 'New conversation'} is off with "
+                "--redis: a worker keeps this conversation; "
                 "open a new tab for a new one."
             )
         setting = {"model": "model", "system": "system prompt"}.get(control, control)

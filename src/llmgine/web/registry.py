@@ -1,7 +1,10 @@
 """The sessions of the web front end: one per browser tab, kept a while for a reconnect.
 
 A tab connects without a session id and gets a new session (a new engine, a
-new bus session). When its connection drops, the session stays for
+new bus session); one that names a stored conversation gets a session whose
+engine continues it, or takes over the session of the tab that has it open
+(one engine per conversation, so two tabs never write it at once). When its
+connection drops, the session stays for
 ``idle_timeout`` seconds; the tab reconnects with its id and the number of
 the last message it saw, and gets the messages it missed. A second
 connection for the same session takes it over; the first is told so and
@@ -11,6 +14,7 @@ closed (close code 4409).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -28,13 +32,16 @@ __all__ = [
     "CLOSE_SUPERSEDED",
     "CLOSE_TOO_MANY",
     "Connection",
+    "ConversationsUnavailableError",
     "EngineFactory",
     "SessionRegistry",
     "TooManySessionsError",
 ]
 
-#: Makes the engine of a new session, given the session id (or what drives one elsewhere).
-EngineFactory = Callable[[str], Awaitable[Engine | EngineDriver]]
+#: Makes the engine of a new session (or what drives one elsewhere), given the session
+#: id; a factory that also takes a second argument, the id (or the start of the id) of
+#: a stored conversation, can make engines that continue one.
+EngineFactory = Callable[..., Awaitable[Engine | EngineDriver]]
 
 #: WebSocket close codes the page acts on.
 CLOSE_SUPERSEDED = 4409  # the session was opened by another connection (another tab)
@@ -44,6 +51,10 @@ CLOSE_TOO_MANY = 4429  # no room for another session
 
 class TooManySessionsError(LLMgineError):
     """Every session is in use by a connected tab: no room for another."""
+
+
+class ConversationsUnavailableError(LLMgineError):
+    """A tab asked for a stored conversation, and this server's engines keep none."""
 
 
 class Connection:
@@ -104,25 +115,39 @@ class SessionRegistry:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._closing: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
+        self._takes_conversation = _takes_two(factory)
 
     def connected(self, session_id: str) -> bool:
         """True while a connection holds the session."""
         return session_id in self._owners
 
     async def attach(
-        self, session_id: str | None, connection: Connection
+        self, session_id: str | None, connection: Connection, conversation: str | None = None
     ) -> tuple[WebSession, bool]:
         """The session ``session_id`` for ``connection`` (a new one if it is not live).
+
+        Args:
+            session_id: The session the tab had (None: it had none).
+            connection: The tab's connection.
+            conversation: A stored conversation the tab asks for (its id or the
+                start of it): the session ``session_id`` when it is in that
+                conversation, else the live session that is, else a new one
+                continuing it.
 
         Returns:
             The session, and True when it was an existing one (resumed).
 
         Raises:
             TooManySessionsError: no room for a new session.
-            LLMgineError: the new session's engine could not be made.
+            ConversationsUnavailableError: a conversation was asked for and the
+                factory makes no engines that continue one.
+            LLMgineError: the new session's engine could not be made (a
+                conversation that is not stored...).
         """
         async with self._lock:
             session = self.sessions.get(session_id or "")
+            if session is None or session.closed or not _in(session, conversation):
+                session = self._holding(conversation) if conversation else None
             if session is not None and not session.closed:
                 previous = self._owners.get(session.session_id)
                 if previous is not None and previous is not connection:
@@ -132,7 +157,7 @@ class SessionRegistry:
                 return session, True
             await self._make_room()
             new_id = f"web-{secrets.token_hex(8)}"
-            engine = await self.factory(new_id)
+            engine = await self._make(new_id, conversation)
             session = WebSession(
                 new_id,
                 engine,
@@ -146,6 +171,24 @@ class SessionRegistry:
             self.sessions[new_id] = session
             self._hold(new_id, connection)
             return session, False
+
+    async def _make(self, session_id: str, conversation: str | None) -> Engine | EngineDriver:
+        if conversation is None:
+            return await self.factory(session_id)
+        if not self._takes_conversation:
+            raise ConversationsUnavailableError(
+                f"this server keeps no stored conversations, so it cannot open {conversation!r} "
+                "(start llmgine web without --no-save or --redis to store them)"
+            )
+        return await self.factory(session_id, conversation)
+
+    def _holding(self, conversation: str) -> WebSession | None:
+        """The live session in ``conversation`` (an id, or the unique start of one)."""
+        found = [s for s in self.sessions.values() if not s.closed and _in(s, conversation)]
+        exact = [s for s in found if s.driver.conversation_id == conversation]
+        if exact:
+            return exact[0]
+        return found[0] if len(found) == 1 else None
 
     def _hold(self, session_id: str, connection: Connection) -> None:
         self._owners[session_id] = connection
@@ -202,3 +245,22 @@ class SessionRegistry:
             await self.close_session(session_id)
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
+
+
+def _in(session: WebSession, conversation: str | None) -> bool:
+    """True when ``session`` is in ``conversation`` (or none was asked for)."""
+    if conversation is None:
+        return True
+    current = session.driver.conversation_id
+    return current is not None and current.startswith(conversation)
+
+
+def _takes_two(factory: EngineFactory) -> bool:
+    """Whether ``factory`` can be given a conversation id after the session id."""
+    try:
+        inspect.signature(factory).bind("session", "conversation")
+    except TypeError:
+        return False
+    except ValueError:  # no signature to read (a builtin): try it
+        return True
+    return True

@@ -13,7 +13,9 @@ the transport cancels a command whose caller is cancelled).
 
 Messages to the page (``kind``): ``event`` (a bus event, masked), ``trace``
 (a turn's tree), ``turn`` (started / finished / cancelled), ``approval`` and
-``approval_done``, ``state`` (engine, model, tools, usage...), ``notice``.
+``approval_done``, ``state`` (engine, model, tools, usage, conversation id...),
+``notice``, ``history`` (a continued stored conversation's messages),
+``cleared`` and ``new_conversation``.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from llmgine.observability.redaction import Redactor, default_redactor
 from llmgine.tools.events import ToolApprovalCommand
 from llmgine.web.controls import Controls
 from llmgine.web.driver import EngineDriver, LocalEngine
+from llmgine.web.history import transcript
 from llmgine.web.outbox import Outbox
 from llmgine.web.payload import StreamMasker, message_payload
 from llmgine.web.trace import LiveTrace
@@ -116,6 +119,10 @@ class WebSession:
         for event_type in WATCHED_EVENTS:
             session.register_event_handler(event_type, self._on_event)
         self.post_state()
+        history = self.driver.history()
+        if history:  # a continued stored conversation: the page shows what came before
+            shown = self.redactor.redact(transcript(history))
+            self.post({"kind": "history", "conversation_id": self.driver.conversation_id, **shown})
 
     async def close(self) -> None:
         """Cancel the running turn, end the bus session and stop the page's senders."""

@@ -4,12 +4,17 @@
 // reload (or a dropped connection) finds the same conversation, and another
 // tab gets its own. Every message from the server is numbered; on a
 // reconnect the page asks for those after the last one it saw.
+//
+// The stored conversation a tab is in goes in its URL (?conversation=ID) once
+// it holds a message, so a reload, a bookmark or a restarted server opens it
+// again; the Conversations panel lists the stored ones and opens one.
 
 import { Chat } from "./chat.js";
 import { dollars, el, tokens } from "./dom.js";
 import { TraceView } from "./trace.js";
 
 const SESSION_KEY = "llmgine-session";
+const CONVERSATION_KEY = "llmgine-conversation";
 const $ = (selector) => document.querySelector(selector);
 
 const ui = {
@@ -26,12 +31,23 @@ const ui = {
   systemToggle: $("#system-toggle"),
   systemInput: $("#system-input"),
   clear: $("#clear"),
+  newConversation: $("#new"),
+  conversation: $("#conversation"),
+  conversationsToggle: $("#conversations-toggle"),
+  conversationsPanel: $("#conversations-panel"),
+  conversationList: $("#conversation-list"),
+  conversationsWhere: $("#conversations-where"),
   cost: $("#cost"),
   trace: $("#trace"),
   traceToggle: $("#trace-toggle"),
 };
 
 let sessionId = sessionStorage.getItem(SESSION_KEY);
+// The stored conversation to open (from the URL), and the one this tab's session is in.
+let wanted = new URLSearchParams(location.search).get("conversation");
+let conversationId = sessionStorage.getItem(CONVERSATION_KEY);
+if (wanted && !(conversationId && conversationId.startsWith(wanted))) sessionId = null;
+let fatal = null;
 let lastSeq = 0;
 let socket = null;
 let retries = 0;
@@ -74,6 +90,7 @@ function showBanner(lines, extra = null) {
 function connect() {
   const params = new URLSearchParams({ since: String(lastSeq) });
   if (sessionId) params.set("session", sessionId);
+  if (wanted) params.set("conversation", wanted);
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   setConnection("connecting", retries ? "reconnecting…" : "connecting…");
   socket = new WebSocket(`${scheme}://${location.host}/ws?${params}`);
@@ -121,7 +138,16 @@ async function closed(event, greeted) {
   }
   if (event.code === 4429 || event.code === 4500) {
     setConnection("refused", "refused");
-    showBanner([event.reason || "The server could not start a session."]);
+    const lines = [fatal ? `The session could not start: ${fatal}` : event.reason || "The server could not start a session."];
+    const fresh = wanted ? el("button", { type: "button", text: "Start a new conversation instead", onclick: () => {
+      setWanted(null);
+      sessionStorage.removeItem(SESSION_KEY);
+      sessionId = null;
+      fatal = null;
+      lastSeq = 0;
+      connect();
+    } }) : null;
+    showBanner(lines, fresh);
     return;
   }
   retries += 1;
@@ -142,7 +168,7 @@ function receive(message) {
 const handlers = {
   hello(message) {
     retries = 0;
-    if (message.requested && !message.resumed) {
+    if (message.requested && !message.resumed && !message.conversation) {
       chat.notice("The server no longer had the earlier conversation of this tab: this is a new one.", "warning");
     }
     sessionId = message.session_id;
@@ -162,13 +188,25 @@ const handlers = {
   turn(message) {
     chat.onTurn(message);
     setBusy(message.state === "started");
+    if (message.state === "finished" && conversationId) setWanted(conversationId); // stored now
+  },
+  history(message) {
+    chat.history(message);
+    if (message.conversation_id) setWanted(message.conversation_id);
+  },
+  new_conversation(message) {
+    chat.divider("new conversation");
+    setWanted(null);
   },
   approval: (message) => chat.onApproval(message),
   approval_done: (message) => chat.onApprovalDone(message),
   notice: (message) => chat.notice(message.text, message.level),
   cleared: () => chat.cleared(),
   gap: () => chat.notice("Some earlier messages were dropped while this tab was away.", "warning"),
-  fatal: (message) => showBanner([`The session could not start: ${message.error}`]),
+  fatal(message) {
+    fatal = message.error;
+    showBanner([`The session could not start: ${message.error}`]);
+  },
 };
 
 function applyState(state) {
@@ -195,6 +233,12 @@ function applyState(state) {
   enable("system", ui.systemToggle);
   if (document.activeElement !== ui.systemInput) ui.systemInput.value = state.system_prompt || "";
   enable("clear", ui.clear);
+  enable("new", ui.newConversation);
+  conversationId = state.conversation_id || null;
+  if (conversationId) sessionStorage.setItem(CONVERSATION_KEY, conversationId);
+  else sessionStorage.removeItem(CONVERSATION_KEY);
+  ui.conversation.textContent = conversationId ? `conversation ${conversationId.slice(0, 8)}` : "";
+  ui.conversation.title = conversationId ? `stored conversation ${conversationId}` : "";
   enable("cost", ui.cost);
   const usage = state.usage;
   if (usage) {
@@ -235,12 +279,50 @@ $("#system-form").addEventListener("submit", (event) => {
 });
 $("#system-remove").addEventListener("click", () => send({ type: "system", prompt: null }));
 ui.clear.addEventListener("click", () => send({ type: "clear" }));
+ui.newConversation.addEventListener("click", () => send({ type: "new" }));
+ui.conversationsToggle.addEventListener("click", () => {
+  ui.conversationsPanel.hidden = !ui.conversationsPanel.hidden;
+  ui.conversationsToggle.setAttribute("aria-expanded", String(!ui.conversationsPanel.hidden));
+  if (!ui.conversationsPanel.hidden) listConversations();
+});
 ui.cost.addEventListener("click", () => send({ type: "cost" }));
 ui.traceToggle.addEventListener("click", () => {
   ui.trace.hidden = !ui.trace.hidden;
   ui.traceToggle.setAttribute("aria-expanded", String(!ui.trace.hidden));
   document.body.classList.toggle("with-trace", !ui.trace.hidden);
 });
+
+// -- stored conversations ------------------------------------------------------------------
+
+// Put the conversation in the page's URL (null: take it out); the rest of the URL stays.
+function setWanted(id) {
+  wanted = id;
+  const url = new URL(location.href);
+  if (id) url.searchParams.set("conversation", id);
+  else url.searchParams.delete("conversation");
+  history.replaceState(null, "", url);
+}
+
+async function listConversations() {
+  let data;
+  try {
+    const response = await fetch("/api/conversations", { cache: "no-store" });
+    data = await response.json();
+    if (!response.ok) throw new Error(data.error || response.statusText);
+  } catch (error) {
+    ui.conversationList.replaceChildren(el("li", { class: "dim", text: `Could not list them: ${error.message}` }));
+    return;
+  }
+  ui.conversationsWhere.textContent = data.stored ? data.path : "this server does not store conversations";
+  const items = (data.conversations || []).map((c) => {
+    const link = el("a", { href: `/?conversation=${encodeURIComponent(c.id)}`, text: c.title || "(no message yet)" });
+    const when = new Date(c.updated_at * 1000).toLocaleString();
+    return el("li", { "data-id": c.id, "data-current": c.id === conversationId ? "yes" : "no" },
+      link, " ", el("span", { class: "dim", text: `${c.id.slice(0, 8)} · ${c.message_count} messages · ${when}` }));
+  });
+  if (!items.length && data.stored) items.push(el("li", { class: "dim", text: "None stored yet." }));
+  ui.conversationList.replaceChildren(...items);
+}
 
 setBusy(false);
 connect();

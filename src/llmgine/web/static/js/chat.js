@@ -37,6 +37,39 @@ export class Chat {
     this.add(el("div", { class: "divider", text: "conversation cleared" }));
   }
 
+  divider(text) {
+    this.add(el("div", { class: "divider", text }));
+  }
+
+  // A continued stored conversation: what was said before this tab opened it.
+  history(message) {
+    if (message.omitted) {
+      this.add(el("div", { class: "history-note", text: `${message.omitted} earlier messages are not shown.` }));
+    }
+    let turn = null;
+    for (const item of message.items || []) {
+      if (item.role === "user" || !turn) {
+        turn = el("article", { class: "turn past", "data-state": "stored" });
+        if (item.role === "user") turn.append(el("div", { class: "user-message", text: item.text }));
+        this.add(turn);
+        if (item.role === "user") continue;
+      }
+      if (item.role === "assistant") {
+        if (item.text) {
+          const node = el("div", { class: "answer markdown" });
+          renderMarkdown(node, item.text);
+          turn.append(node);
+        }
+        for (const call of item.tool_calls || []) {
+          turn.append(el("div", { class: "past-call", text: `→ ${call.name}(${call.arguments})` }));
+        }
+      } else if (item.role === "tool") {
+        turn.append(el("div", { class: "past-call", text: `← ${item.name}: ${item.text}` }));
+      }
+    }
+    this.divider(`continuing conversation ${message.conversation_id}`);
+  }
+
   // -- turns ---------------------------------------------------------------------------
 
   onTurn(message) {
