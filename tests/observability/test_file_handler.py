@@ -408,3 +408,25 @@ def test_a_size_cap_rotates_into_numbered_parts_of_whole_lines(tmp_path: Path) -
     assert all(p.name.startswith(handler.log_file.name.removesuffix(".jsonl")) for p in parts)
     lines = [line for part in parts for line in read_lines(part)]
     assert [json.loads(line)["text"] for line in lines] == [f"note {n}" for n in range(12)]
+
+
+async def test_a_key_streamed_in_pieces_never_reaches_the_log(
+    bus: MessageBus, make_handler: MakeHandler
+) -> None:
+    from llmgine.engines.messages import EngineTextDeltaEvent
+
+    handler = make_handler(flush_interval=3600)
+    bus.register_observability_handler(handler)
+    pieces = ["my key is sk-proj-ABCD", "EFGHIJKLMNOP", "QRSTUVWX1234", " so there"]
+    deltas = [EngineTextDeltaEvent(text=p, trace_id="t1", parent_id="call-1") for p in pieces]
+    for delta in deltas:
+        await bus.publish(delta)
+    after = Note("after")
+    await bus.publish(after)
+    await bus.stop()
+    text = handler.log_file.read_text()
+    assert "ABCD" not in text and "EFGHIJKLMNOP" not in text and "QRSTUVWX" not in text
+    objects = read_objects(handler.log_file)
+    # Every piece has its line, in order, before what came next; they join into the masked whole.
+    assert [o["event_id"] for o in objects] == [d.event_id for d in deltas] + [after.event_id]
+    assert "".join(o["text"] for o in objects[:4]) == "my key is *** so there"

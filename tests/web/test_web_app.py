@@ -8,9 +8,7 @@ directory) and secrets (none reaches the page).
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,16 +37,6 @@ from llmgine.tools.tool_call import ToolCall
 from llmgine.web import WebSettings, create_app
 
 Message = dict[str, Any]
-
-
-@pytest.fixture
-def web_bus(tmp_path: Path) -> Iterator[MessageBus]:
-    """The bus singleton, fresh; the app starts it in the TestClient's loop."""
-    bus = MessageBus()
-    asyncio.run(bus.reset())
-    bus.data_dir = tmp_path / "bus-data"
-    yield bus
-    asyncio.run(bus.reset())
 
 
 def weather_replies() -> list[object]:

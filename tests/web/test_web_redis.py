@@ -139,16 +139,6 @@ def worker(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) 
         running.stop()
 
 
-@pytest.fixture
-def web_bus(tmp_path: Path) -> Iterator[MessageBus]:
-    """The bus singleton, fresh; the app starts it (and attaches Redis) in the client's loop."""
-    bus = MessageBus()
-    asyncio.run(bus.reset())
-    bus.data_dir = tmp_path / "bus-data"
-    yield bus
-    asyncio.run(bus.reset())
-
-
 def client_for(url: str, tmp_path: Path) -> TestClient:
     """The app of ``llmgine web --redis URL``: its tabs' engines are the workers'."""
     engines = WebEngines(build_parser().parse_args(["web", "--redis", url]))

@@ -6,7 +6,7 @@ from dataclasses import field
 from typing import Any
 
 from llmgine.messages.commands import Command
-from llmgine.messages.events import Event
+from llmgine.messages.events import Event, StreamDeltaEvent
 
 __all__ = [
     "RunStartedEvent",
@@ -43,7 +43,7 @@ class EngineStatusEvent(Event, kw_only=True):
     engine_id: str = ""
 
 
-class EngineTextDeltaEvent(Event, kw_only=True):
+class EngineTextDeltaEvent(StreamDeltaEvent, kw_only=True):
     """A piece of the answer as a streaming model produces it.
 
     Attributes:
@@ -51,11 +51,10 @@ class EngineTextDeltaEvent(Event, kw_only=True):
         engine_id: The engine.
     """
 
-    text: str = ""
     engine_id: str = ""
 
 
-class EngineThinkingDeltaEvent(Event, kw_only=True):
+class EngineThinkingDeltaEvent(StreamDeltaEvent, kw_only=True):
     """A piece of the model's thinking as a streaming model produces it (not the answer).
 
     Attributes:
@@ -63,7 +62,6 @@ class EngineThinkingDeltaEvent(Event, kw_only=True):
         engine_id: The engine.
     """
 
-    text: str = ""
     engine_id: str = ""
 
 

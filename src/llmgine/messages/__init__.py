@@ -11,6 +11,7 @@ from llmgine.messages.events import (
     SessionEndEvent,
     SessionEvent,
     SessionStartEvent,
+    StreamDeltaEvent,
 )
 
 __all__ = [
@@ -27,5 +28,6 @@ __all__ = [
     "SessionEndEvent",
     "SessionEvent",
     "SessionStartEvent",
+    "StreamDeltaEvent",
     "message_class",
 ]

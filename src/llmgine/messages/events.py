@@ -22,6 +22,7 @@ __all__ = [
     "SessionEndEvent",
     "SessionEvent",
     "SessionStartEvent",
+    "StreamDeltaEvent",
 ]
 
 
@@ -67,6 +68,20 @@ class ScheduledEvent(Event, kw_only=True):
     """
 
     scheduled_time: _dt.datetime = field(default_factory=utcnow)
+
+
+class StreamDeltaEvent(Event, kw_only=True):
+    """Base of the events that carry one piece of a streamed text.
+
+    The consecutive pieces of one stream (same class, session, trace and
+    parent) join into its whole text. A log may move text between them (to
+    mask a secret split over two pieces) but keeps what they join into.
+
+    Attributes:
+        text: The new piece of text.
+    """
+
+    text: str = ""
 
 
 class EventHandlerFailedEvent(Event, kw_only=True):

@@ -17,8 +17,9 @@ from typing import Any
 import orjson
 
 from llmgine.errors import ConfigurationError
-from llmgine.messages.events import Event
+from llmgine.messages.events import Event, StreamDeltaEvent
 from llmgine.observability.base import ObservabilityEventHandler, dumps_json
+from llmgine.observability.streams import HeldDeltas
 
 __all__ = ["FileEventHandler", "ensure_log_dir"]
 
@@ -185,7 +186,10 @@ class FileEventHandler(ObservabilityEventHandler):
     one second after the first unwritten line (a one-shot timer, so an idle
     bus never wakes), on ``bus.stop()``, on :meth:`close` and at interpreter
     exit; :meth:`flush` returns once they are in the file. The file is
-    created with owner-only permissions (0600).
+    created with owner-only permissions (0600). Streamed text (the
+    :class:`~llmgine.messages.events.StreamDeltaEvent` pieces of an answer)
+    is masked a whole word at a time, so a key split over two pieces is
+    masked too (:class:`~llmgine.observability.streams.HeldDeltas`).
 
     Args:
         log_dir: Directory of the log file (created when first written).
@@ -222,14 +226,29 @@ class FileEventHandler(ObservabilityEventHandler):
         self._buffer: list[bytes] = []
         self._writer = _Writer(self.log_file, max_bytes)
         self._timer: asyncio.TimerHandle | None = None
+        self._deltas = HeldDeltas(self.redactor)
         atexit.register(_flush_at_exit, weakref.ref(self))
         # A handler dropped without close() must not leave its thread behind.
         weakref.finalize(self, self._writer.close).atexit = False
 
     def handle(self, event: Event) -> None:
         """Serialise ``event`` (masked) into the buffer."""
+        if isinstance(event, StreamDeltaEvent):
+            for delta, text in self._deltas.add(event):
+                self._add(delta, text)
+            return
+        if self._deltas.holding:  # the stream ended, or was interrupted: its pieces first
+            self._release_deltas()
+        self._add(event)
+
+    def _add(self, event: Event, text: str | None = None) -> None:
+        """Add one line: ``event``, masked (with ``text`` as its text, when given)."""
         line = None
-        if not self.redactor.needs_redaction(event):
+        if text is not None:
+            data = self.event_to_dict(event)
+            data["text"] = text  # masked whole with the pieces next to it
+            line = dumps_json(data)
+        elif not self.redactor.needs_redaction(event):
             # Fast path: orjson writes the dataclass itself. Only taken when
             # the event holds plain data with nothing to mask.
             try:
@@ -262,13 +281,19 @@ class FileEventHandler(ObservabilityEventHandler):
             self._buffer.clear()
             self._writer.submit(chunk)
 
+    def _release_deltas(self) -> None:
+        for delta, text in self._deltas.release():
+            self._add(delta, text)
+
     def flush(self) -> None:
         """Write the buffered lines and wait until they are in the file."""
+        self._release_deltas()
         self._hand_off()
         self._writer.wait()
 
     def close(self) -> None:
         """Flush and close the file (it is reopened if more events arrive)."""
+        self._release_deltas()
         self._hand_off()
         self._writer.close()
 

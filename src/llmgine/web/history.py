@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from llmgine.models.response import content_text
+
 __all__ = ["MAX_SHOWN", "transcript"]
 
 #: Messages a page is sent of a continued conversation (the most recent ones).
@@ -32,7 +34,7 @@ def transcript(messages: Iterable[dict[str, Any]], limit: int = MAX_SHOWN) -> di
 
 def _item(message: dict[str, Any]) -> dict[str, Any] | None:
     role = str(message.get("role") or "")
-    text = _text(message.get("content"))
+    text = content_text(message.get("content"))
     if role == "user":
         return {"role": "user", "text": text}
     if role == "tool":
@@ -50,18 +52,3 @@ def _item(message: dict[str, Any]) -> dict[str, Any] | None:
         ]
         return {"role": "assistant", "text": text, "tool_calls": calls}
     return None
-
-
-def _text(content: Any) -> str:
-    """The text of a message's content (a string, or parts: ``[{"type": "text", ...}]``)."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(
-            str(part.get("text", f"[{part.get('type', 'part')}]"))
-            for part in content
-            if isinstance(part, dict)
-        )
-    return str(content)

@@ -47,7 +47,10 @@ __all__ = ["WATCHED_EVENTS", "WebSession"]
 
 #: The events a page is sent (and their subclasses), by the name the page knows them by.
 WATCHED_EVENTS: tuple[type[Event], ...] = UI_EVENTS
-_STREAMS = {EngineTextDeltaEvent: "text", EngineThinkingDeltaEvent: "thinking"}
+_STREAMS: dict[type[Event], str] = {
+    EngineTextDeltaEvent: "text",
+    EngineThinkingDeltaEvent: "thinking",
+}
 # Result metadata a page shows under an answer.
 _RESULT_METADATA = (
     "model",
