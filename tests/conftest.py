@@ -49,3 +49,16 @@ def _conversations_in_a_temporary_folder(
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+@pytest.fixture
+def web_bus(tmp_path: Path) -> Iterator[MessageBus]:
+    """The bus singleton, fresh and not started: an app under Starlette's TestClient starts
+    it (and attaches any transport) in the client's own loop (the web tests)."""
+    import asyncio
+
+    bus = MessageBus()
+    asyncio.run(bus.reset())
+    bus.data_dir = tmp_path / "bus-data"
+    yield bus
+    asyncio.run(bus.reset())

@@ -15,7 +15,15 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
-from web_helpers import BASE_URL, ORIGIN, TOKEN, WS_URL, get_weather, receive, receive_until
+from web_helpers import (
+    BASE_URL,
+    ORIGIN,
+    TOKEN,
+    WS_URL,
+    get_weather,
+    receive,
+    receive_until,
+)
 
 from llmgine.bus.bus import MessageBus
 from llmgine.context.conversations import ConversationStore

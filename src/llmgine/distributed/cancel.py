@@ -42,9 +42,10 @@ class Cancels:
 
     def __init__(self, transport: Any) -> None:  # the RedisTransport (no import: no cycle)
         self.t = transport
-        self.running: dict[str, asyncio.Task[CommandResult]] = {}
+        self.running: dict[str, asyncio.Task[Any]] = {}
         self._received: OrderedDict[str, None] = OrderedDict()
         self._sending: set[asyncio.Task[None]] = set()
+        self._cut: set[str] = set()  # commands whose running handler received() cancelled
 
     # -- the caller's side ----------------------------------------------------------
 
@@ -97,35 +98,42 @@ class Cancels:
         self._received[command_id] = None
         while len(self._received) > _REMEMBERED:
             self._received.popitem(last=False)
-        if task is not None:
+        if task is not None and command_id not in self._cut:
+            self._cut.add(command_id)
             task.cancel()
 
     async def run(
         self, command: Command, handler: Coroutine[Any, Any, CommandResult]
     ) -> CommandResult:
-        """Await the handler in a task of its own, which a received cancel can end.
+        """Await the handler in this task (the entry's), which a received cancel can cut.
 
+        No task of its own: one per command would cost the round trip time.
         A handler cancelled by its caller gives a failed result; when this
-        node is detaching (this coroutine is cancelled) the handler is
-        cancelled and the command left pending for another node, as before.
+        node is detaching (this task is cancelled too, or only) the handler
+        is cancelled and the command left pending for another node, as before.
         """
         command_id = command.command_id
         if command_id in self._received:  # cancelled between the lease and now
             handler.close()
             return self._cancelled(command)
-        task = self.t.spawn(handler, f"llmgine-handler-{command_id}")
+        task = asyncio.current_task()
+        assert task is not None
         self.running[command_id] = task
         try:
-            await asyncio.wait({task})
+            result = await handler
         except asyncio.CancelledError:
-            task.cancel()
-            await asyncio.wait({task})
+            # Ours alone (received() cut it, nothing else asked): a failed result.
+            if command_id in self._cut:
+                self._cut.discard(command_id)
+                if task.uncancel() == 0:
+                    return self._cancelled(command)
             raise
         finally:
             self.running.pop(command_id, None)
-        if task.cancelled() and command_id in self._received:
-            return self._cancelled(command)
-        return task.result()
+        if command_id in self._cut:  # the handler ignored the cancel: forget we asked
+            self._cut.discard(command_id)
+            task.uncancel()
+        return result
 
     @staticmethod
     def _cancelled(command: Command) -> CommandResult:
