@@ -239,3 +239,24 @@ async def test_runs_are_listed_newest_first_with_turns_tokens_and_cost(
     assert run.run.endswith(recording.handler.run_id)
     assert (run.engine, run.models, run.turns) == ("ToolChatEngine", ["scripted"], 2)
     assert run.tokens == 20 and run.cost_usd == pytest.approx(0.5)
+
+
+def test_a_log_reader_parses_only_what_was_added(tmp_path: Path) -> None:
+    from llmgine.observability.journal import LogReader
+
+    log = tmp_path / "run.jsonl"
+    first = {"event_type": "A", "event_id": "1"}
+    second = {"event_type": "B", "event_id": "2"}
+    log.write_text(json.dumps(first) + "\n" + json.dumps(second)[:10])  # the second half-written
+    reader = LogReader()
+    journal = reader.read([log])
+    assert [entry.id for entry in journal.entries] == ["1"] and journal.problems == []
+    with log.open("a") as file:
+        file.write(json.dumps(second)[10:] + "\nnot json\n")
+    journal = reader.read([log])
+    assert [(entry.id, entry.line) for entry in journal.entries] == [("1", 1), ("2", 2)]
+    assert journal.problems == [f"{log}:3: not JSON (Expecting value)"]
+    log.write_text(json.dumps(second) + "\n")  # replaced by a shorter file
+    assert [entry.id for entry in reader.read([log]).entries] == ["2"]
+    log.write_text(json.dumps(first))  # no newline at the end: read when nothing more comes
+    assert [entry.id for entry in LogReader().read([log], final=True).entries] == ["1"]

@@ -25,6 +25,7 @@ from rich.tree import Tree
 from llmgine.observability.journal import (
     Entry,
     Journal,
+    LogReader,
     Node,
     find_runs,
     is_top_level_command,
@@ -369,6 +370,7 @@ def _follow(args: argparse.Namespace, files: list[Path], console: Console) -> in
     On a terminal the turn still running is drawn too, redrawn as its events arrive.
     """
     shown: set[str] = set()
+    reader = LogReader()  # each poll parses only the lines added since the last
     run = files[0].name.partition(".")[0]
     log_dir = files[0].parent
     live = (
@@ -379,7 +381,7 @@ def _follow(args: argparse.Namespace, files: list[Path], console: Console) -> in
             live.start()
         while True:
             current = run_files(log_dir).get(run) or files
-            journal = Journal.read(current)
+            journal = reader.read(current)
             finished: list[Entry] = []
             running: list[Entry] = []
             for root in journal.trees(journal.traces_of(_select(journal, args))):

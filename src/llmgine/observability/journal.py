@@ -23,6 +23,7 @@ from typing import Any
 __all__ = [
     "Entry",
     "Journal",
+    "LogReader",
     "Node",
     "RunSummary",
     "find_runs",
@@ -112,28 +113,7 @@ class Journal:
     @classmethod
     def read(cls, paths: Iterable[str | Path]) -> Journal:
         """Read log files (a run's parts, or several runs)."""
-        entries: list[Entry] = []
-        problems: list[str] = []
-        for path in paths:
-            path = Path(path)
-            try:
-                text = path.read_text(encoding="utf-8", errors="replace")
-            except OSError as exc:
-                problems.append(f"{path}: cannot be read ({exc.strerror or exc})")
-                continue
-            for number, line in enumerate(text.splitlines(), start=1):
-                if not line.strip():
-                    continue
-                try:
-                    data = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    problems.append(f"{path}:{number}: not JSON ({exc.msg})")
-                    continue
-                if not isinstance(data, dict):
-                    problems.append(f"{path}:{number}: not an event (a JSON {type(data).__name__})")
-                    continue
-                entries.append(Entry(data, path, number))
-        return cls(entries, problems)
+        return LogReader().read(paths, final=True)
 
     # -- trees -------------------------------------------------------------------------
 
@@ -329,3 +309,79 @@ def find_runs(log_dir: str | Path) -> list[RunSummary]:
     """Every run under ``log_dir``, newest first."""
     summaries = [summarize(run, files) for run, files in run_files(log_dir).items()]
     return sorted(summaries, key=lambda s: (s.started, s.run), reverse=True)
+
+
+class LogReader:
+    """Reads log files as they grow: each :meth:`read` parses only what was added.
+
+    What ``llmgine logs follow`` polls with: the lines read before are kept,
+    not read again. A last line still being written (no newline yet) waits
+    for the next read; a file that got shorter (replaced) is read again from
+    its start.
+    """
+
+    def __init__(self) -> None:
+        self._offsets: dict[Path, int] = {}
+        self._partial: dict[Path, bytes] = {}
+        self._lines: dict[Path, int] = {}
+        self._entries: dict[Path, list[Entry]] = {}
+        self._problems: dict[Path, list[str]] = {}
+
+    def read(self, paths: Iterable[str | Path], *, final: bool = False) -> Journal:
+        """The journal of ``paths`` now, in the order given.
+
+        ``final``: nothing more is coming, so a last line without its newline
+        is read too.
+        """
+        order: list[Path] = []
+        for path in map(Path, paths):
+            order.append(path)
+            self._read_new(path, final)
+        entries = [entry for path in order for entry in self._entries.get(path, [])]
+        problems = [problem for path in order for problem in self._problems.get(path, [])]
+        return Journal(entries, problems)
+
+    def _read_new(self, path: Path, final: bool) -> None:
+        offset = self._offsets.get(path, 0)
+        try:
+            with path.open("rb") as file:
+                size = file.seek(0, 2)
+                if size < offset:  # replaced by a shorter file: start again
+                    self._forget(path)
+                    offset = 0
+                file.seek(offset)
+                data = file.read()
+        except OSError as exc:
+            self._forget(path)
+            self._problems[path] = [f"{path}: cannot be read ({exc.strerror or exc})"]
+            return
+        self._offsets[path] = offset + len(data)
+        chunk = self._partial.pop(path, b"") + data
+        lines = chunk.split(b"\n")
+        rest = lines.pop()  # after the last newline: a line being written, or nothing
+        if rest and final:
+            lines.append(rest)
+        elif rest:
+            self._partial[path] = rest
+        entries = self._entries.setdefault(path, [])
+        problems = self._problems.setdefault(path, [])
+        number = self._lines.get(path, 0)
+        for raw in lines:
+            number += 1
+            line = raw.decode("utf-8", errors="replace")
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                problems.append(f"{path}:{number}: not JSON ({exc.msg})")
+                continue
+            if not isinstance(record, dict):
+                problems.append(f"{path}:{number}: not an event (a JSON {type(record).__name__})")
+                continue
+            entries.append(Entry(record, path, number))
+        self._lines[path] = number
+
+    def _forget(self, path: Path) -> None:
+        for kept in (self._offsets, self._partial, self._lines, self._entries, self._problems):
+            kept.pop(path, None)
