@@ -160,3 +160,32 @@ async def test_a_continued_stored_conversation_replays_from_where_it_started(
     outcome = await replay_log(recording.files())
     assert outcome.matched, "\n".join(outcome.diff)
     assert db.stat().st_mtime_ns == before  # a replay never writes to the store
+
+
+async def test_a_run_with_memory_replays_what_it_recalled(
+    recording: Recording, tmp_path: Path
+) -> None:
+    from llmgine.context import ConversationStore
+    from llmgine.memory import Memory
+    from llmgine.testing import HashEmbedder
+
+    store = ConversationStore(tmp_path / "conversations.db")
+    memory = Memory(store, HashEmbedder(), top_k=2, min_score=0.1)
+    earlier = ToolChatEngine(  # not on the logged bus: only the later run is in the log
+        "before", model=FunctionModel(lambda m, i: "Noted."), memory=memory, bus=FakeMessageBus()
+    )
+    await earlier.execute("My cat is called Tom.")
+
+    def answer(messages: list[dict[str, object]], info: object) -> str:
+        return "Tom, you said." if "Tom" in json.dumps(messages) else "No idea."
+
+    later = ToolChatEngine("after", model=FunctionModel(answer), memory=memory)
+    assert (await later.execute("What is my cat called?")).result == "Tom, you said."
+    (recall,) = [e for e in recording.journal().entries if e.type == "MemoryRecallEvent"]
+    assert recall.get("recalled") and "Tom" in recall.get("recalled")[0]["text"]
+    before = store.path.stat().st_mtime_ns
+    outcome = await replay_log(recording.files())  # the store is not read: the log says
+    assert outcome.matched, "\n".join(outcome.diff)
+    assert outcome.errors == [] and outcome.commands == 1
+    assert store.path.stat().st_mtime_ns == before
+    store.close()

@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from llmgine.bus.bus import MessageBus
+from llmgine.context.memory import InMemoryContextManager
 from llmgine.engines import consortium, single_pass_engine, tool_chat_engine  # noqa: F401 - known
 from llmgine.engines.base import ENGINES, Engine
 from llmgine.errors import ConfigurationError, LLMgineError
+from llmgine.memory.replayed import RecordedRecallContext
 from llmgine.messages.commands import Command
 from llmgine.messages.events import Event
 from llmgine.models.replay import ReplayModel
@@ -190,6 +192,29 @@ def _model_for(journal: Journal, cache: dict[str, ReplayModel], strict: bool) ->
     return model_for
 
 
+def _recall_from_the_log(engine: Engine, journal: Journal, run: Entry, memory: Any) -> None:
+    """Give ``engine`` a context that recalls, at each turn, what the recorded run recalled."""
+    context = getattr(engine, "context", None)
+    if not isinstance(context, InMemoryContextManager):
+        return
+    session = run.get("session_id")
+    recalls = [
+        entry.data
+        for entry in journal.entries
+        if entry.type == "MemoryRecallEvent" and entry.get("session_id") == session
+    ]
+    replayed = RecordedRecallContext(
+        context.engine_id,
+        context.session_id,
+        recalls=recalls,
+        settings=dict(memory) if isinstance(memory, dict) else {},
+        events=engine.bus,
+    )
+    replayed.set_system_prompt(context.system_prompt)
+    replayed.chat_history.extend(context.chat_history)
+    engine.context = replayed  # type: ignore[attr-defined]
+
+
 def _recorded_commands(journal: Journal, run: Entry, engine: Engine) -> list[Entry]:
     wanted = engine.command_type._message_type
     return [
@@ -246,6 +271,9 @@ async def replay_log(
                 models=[str(m) for m in run.get("models") or []],
                 session_id=str(run.get("session_id") or "ROOT"),
             )
+            memory = (run.get("settings") or {}).get("memory")
+            if memory:
+                _recall_from_the_log(rebuilt, journal, run, memory)
             manager = getattr(rebuilt, "tool_manager", None)
             if manager is not None and live_tools is None:
                 for schema in run.get("tools") or []:

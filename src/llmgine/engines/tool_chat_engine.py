@@ -143,10 +143,11 @@ class ToolChatEngine(Engine):
     # -- configuration --------------------------------------------------------
 
     def settings(self) -> dict[str, Any]:
-        """The system prompt, the iteration limit, whether it streams, and any history.
+        """The system prompt, the iteration limit, whether it streams, any history and memory.
 
         ``history`` is the conversation the engine starts from when it
-        continues one (a stored conversation), so a replay starts there too.
+        continues one (a stored conversation), so a replay starts there too;
+        ``memory`` how its memory recalls (embedder, backend, token budget).
         """
         settings: dict[str, Any] = {
             "system_prompt": self.system_prompt,
@@ -156,6 +157,9 @@ class ToolChatEngine(Engine):
         history = getattr(self.context, "chat_history", None)
         if history:
             settings["history"] = [dict(message) for message in history]
+        memory = getattr(self.context, "memory_settings", None)
+        if callable(memory):  # a replay brings in what each turn recalled, from the log
+            settings["memory"] = memory()
         return settings
 
     @classmethod
@@ -174,6 +178,7 @@ class ToolChatEngine(Engine):
         """
         settings = dict(settings)
         history = settings.pop("history", None) or []
+        settings.pop("memory", None)  # the store is not read: replay_log brings in the recalls
         engine = super().rebuild(
             settings, model_for=model_for, models=models, tools=tools, session_id=session_id
         )

@@ -22,9 +22,21 @@ from llmgine.memory.recall import Memory, Recall
 from llmgine.messages.sink import EventSink
 from llmgine.models.response import LLMResponse, content_text
 
-__all__ = ["MemoryContextManager"]
+__all__ = ["MemoryContextManager", "with_recall"]
 
 logger = logging.getLogger("llmgine.memory")
+
+
+def with_recall(messages: list[dict[str, Any]], recall: Recall | None) -> list[dict[str, Any]]:
+    """``messages`` with ``recall``'s turns appended to the system prompt (or as one)."""
+    if recall is None or not recall.turns:
+        return messages
+    block = Memory.block(recall)
+    if messages and messages[0].get("role") == "system":
+        first = dict(messages[0])
+        first["content"] = f"{content_text(first.get('content'))}\n\n{block}"
+        return [first, *messages[1:]]
+    return [{"role": "system", "content": block}, *messages]
 
 
 class MemoryContextManager(SQLiteContextManager):
@@ -125,14 +137,15 @@ class MemoryContextManager(SQLiteContextManager):
         self, messages: list[dict[str, Any]], recall: Recall | None
     ) -> list[dict[str, Any]]:
         """``messages`` with the recalled turns appended to the system prompt (or as one)."""
-        if recall is None or not recall.turns:
-            return messages
-        block = self.memory.block(recall)
-        if messages and messages[0].get("role") == "system":
-            first = dict(messages[0])
-            first["content"] = f"{content_text(first.get('content'))}\n\n{block}"
-            return [first, *messages[1:]]
-        return [{"role": "system", "content": block}, *messages]
+        return with_recall(messages, recall)
+
+    def memory_settings(self) -> dict[str, Any]:
+        """How this memory recalls (a run's header records it; a replay shows it again)."""
+        return {
+            "embedder": self.memory.embedder.name,
+            "backend": self.memory.backend,
+            "token_budget": self.memory.token_budget,
+        }
 
     async def store_assistant_message(self, message: LLMResponse | dict[str, Any] | Any) -> None:
         """Store the answer; a final one (no tool calls) is embedded with its question."""
