@@ -104,6 +104,7 @@ async def test_calls_go_through_the_manager_like_functions(bus: MessageBus) -> N
         ("demo_boom", True),
     ]
     assert results[0].arguments == {"a": 2, "b": 40}
+    assert {r.server for r in results} == {"demo"}  # the server each result came from
 
 
 async def test_bad_arguments_are_fed_back_and_never_reach_the_server() -> None:
@@ -324,3 +325,22 @@ async def test_closing_from_another_task_is_clean() -> None:
     assert (await manager.execute_tool_call(call("demo_echo", '{"text": "a"}'))).content == "a"
     await asyncio.create_task(manager.close())
     assert not server.connected
+
+
+async def test_a_run_with_mcp_tools_replays_from_its_log(recording: Any) -> None:
+    """The log names each MCP tool's server; a replay offers the tools and answers from it."""
+    from llmgine.engines.replay import replay_log
+
+    model = ScriptedModel([call("demo_add", '{"a": 2, "b": 40}'), "It is 42."])
+    engine = ToolChatEngine("mcp-run", model=model, tools=[demo()])
+    try:
+        assert (await engine.execute("What is 2 + 40?")).result == "It is 42."
+    finally:
+        await engine.close()
+    journal = recording.journal()
+    (header,) = [e for e in journal.entries if e.type == "RunStartedEvent"]
+    assert {tool.get("server") for tool in header.get("tools")} == {"demo"}
+    (result,) = [e for e in journal.entries if e.type == "ToolExecuteResultEvent"]
+    assert result.get("server") == "demo" and '"total": 42' in result.get("result")
+    outcome = await replay_log(recording.files())  # no MCP server runs in the replay
+    assert outcome.matched, "\n".join(outcome.diff)

@@ -28,6 +28,7 @@ from llmgine.models.registry import get_model
 from llmgine.tools.definition import tool_options
 from llmgine.tools.loading import collect_tools
 from llmgine.tools.manager import ToolManager
+from llmgine.tools.mcp.server import MCPServer
 from llmgine.tools.schema import build_tool
 
 __all__ = [
@@ -188,12 +189,17 @@ class ToolChatEngine(Engine):
         return engine
 
     def tool_schemas(self) -> list[dict[str, Any]]:
-        """The schemas of its tools, those still to be registered included."""
+        """Its tools' schemas, those still to be registered too (an MCP tool's with ``server``)."""
         tools = list(self.tool_manager.tools.values())
-        if self._unregistered:
-            tools += [build_tool(fn, tool_options(fn)) for fn in collect_tools(self._unregistered)]
+        functions = [source for source in self._unregistered if not isinstance(source, MCPServer)]
+        try:  # an MCP server's tools are known once it has started
+            pending = [build_tool(fn, tool_options(fn)) for fn in collect_tools(functions)]
+        except LLMgineError:  # tools that cannot load: the first turn fails saying why
+            pending = []
+        tools += pending
         return [
             {"name": t.name, "description": t.description, "parameters": t.parameters}
+            | ({"server": t.server} if t.server is not None else {})
             for t in tools
         ]
 
@@ -252,6 +258,28 @@ class ToolChatEngine(Engine):
 
     # -- the loop ---------------------------------------------------------------
 
+    async def announce(self) -> None:
+        """Register the tools given to the constructor first (MCP servers start), then announce.
+
+        The run's header then holds every tool's schema, an MCP server's
+        included. Tools that cannot be registered now are left for the first
+        turn, which fails saying why.
+        """
+        await self._register_pending()
+        await super().announce()
+
+    async def _register_pending(self) -> LLMgineError | None:
+        """Register the constructor's tools not registered yet; the error, if that failed."""
+        if not self._unregistered:
+            return None
+        pending, self._unregistered = self._unregistered, []
+        try:
+            await self.tool_manager.register_tools(*pending)
+        except LLMgineError as exc:  # an MCP server that cannot start, a bad tool...
+            self._unregistered = pending  # tried again on the next turn
+            return exc
+        return None
+
     async def handle_command(self, command: EngineCommand) -> CommandResult:
         """Run one turn of the conversation for ``command.prompt``.
 
@@ -260,13 +288,9 @@ class ToolChatEngine(Engine):
         the turn. Cancelling the turn also leaves it as before: an assistant
         message with tool calls is stored only together with their results.
         """
-        if self._unregistered:
-            pending, self._unregistered = self._unregistered, []
-            try:
-                await self.tool_manager.register_tools(*pending)
-            except LLMgineError as exc:  # an MCP server that cannot start, a bad tool...
-                self._unregistered = pending  # tried again on the next turn
-                return self._failed(command, str(exc), type(exc).__name__)
+        failure = await self._register_pending()
+        if failure is not None:
+            return self._failed(command, str(failure), type(failure).__name__)
         self.usage.start_turn()
         checkpoint = self.context.checkpoint()
         self.context.store_string(command.prompt, "user")

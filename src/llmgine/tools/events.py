@@ -66,6 +66,8 @@ class ToolExecuteResultEvent(ToolManagerEvent, kw_only=True):
             class when the tool raised (``"ValueError"``), else ``"unknown_tool"``,
             ``"invalid_arguments"``, ``"declined"``, ``"timeout"`` or
             ``"not_recorded"`` (a replay without this call); None on success.
+        server: The MCP server the tool comes from (None for a function, or
+            a tool the manager does not have).
     """
 
     tool_name: str = ""
@@ -75,6 +77,7 @@ class ToolExecuteResultEvent(ToolManagerEvent, kw_only=True):
     is_error: bool = False
     duration_s: float = 0.0
     error_type: str | None = None
+    server: str | None = None
 
     @property
     def success(self) -> bool:

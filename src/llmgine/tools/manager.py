@@ -169,7 +169,8 @@ class ToolManager:
         """Offer a tool known only by its schema (``name``, ``description``, ``parameters``).
 
         For replays: the model sees the tool exactly as it was recorded; its
-        calls are answered by :meth:`answer_from`, never run.
+        calls are answered by :meth:`answer_from`, never run. ``server``, when
+        the schema names one, is the MCP server the recorded tool came from.
         """
 
         def not_run(**arguments: Any) -> str:
@@ -184,6 +185,7 @@ class ToolManager:
             is_async=False,
             arguments_model=None,
             strict=fits_openai_strict(parameters),
+            server=str(schema["server"]) if schema.get("server") else None,
         )
         self.tools[recorded.name] = recorded
         self._formatted.clear()
@@ -515,6 +517,7 @@ class ToolManager:
                     is_error=result.is_error,
                     duration_s=duration,
                     error_type=error_type if error is not None else None,
+                    server=getattr(self.tools.get(tool_call.name), "server", None),
                 )
             )
         return result
