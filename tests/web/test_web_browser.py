@@ -274,3 +274,17 @@ def test_stored_conversations_in_a_real_browser(tmp_path: Path, browser: Browser
         turn = ask(second, "And in Oslo?")
         expect(turn).to_have_attribute("data-state", "finished", timeout=WAIT)
         expect(second.locator("#conversation")).to_have_text(f"conversation {conversation_id[:8]}")
+
+        # Opened in the first tab again, it moves there; the second starts a new one, and
+        # does not take it back.
+        first.goto(f"{server.base}/?conversation={conversation_id}")
+        first.wait_for_selector("body[data-connection=open]")
+        expect(second.locator("#connection")).to_have_text("open in another tab")
+        second.get_by_role("button", name="Start a new conversation here").click()
+        second.wait_for_selector("body[data-connection=open]")
+        second.wait_for_url(server.base + "/")
+        expect(second.locator("#conversation")).not_to_have_text(
+            f"conversation {conversation_id[:8]}"
+        )
+        expect(first.locator("#connection")).to_have_text("connected")
+        expect(first.locator("#conversation")).to_have_text(f"conversation {conversation_id[:8]}")

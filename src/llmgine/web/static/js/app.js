@@ -124,6 +124,7 @@ async function closed(event, greeted) {
     setConnection("elsewhere", "open in another tab");
     const restart = el("button", { type: "button", text: "Start a new conversation here", onclick: () => {
       sessionStorage.removeItem(SESSION_KEY);
+      setWanted(null); // not the conversation the other tab now has
       sessionId = null;
       lastSeq = 0;
       connect();
