@@ -59,6 +59,8 @@ class ApplicationConfig:
         enable_file_handler: Write every event to a JSONL file.
         file_handler_log_dir: Directory of the JSONL file.
         file_handler_log_filename: Its name (default: timestamped).
+        file_handler_spill_bytes: Keep strings longer than this in files beside
+            the log (``FileEventHandler(spill_bytes=...)``); None: none.
         data_dir: Where the bus saves undelivered events on stop (default
             ``$LLMGINE_DATA_DIR`` or ``./logs``).
         enable_otel_handler: Turn every run into OpenTelemetry spans (the
@@ -80,6 +82,7 @@ class ApplicationConfig:
     enable_file_handler: bool = True
     file_handler_log_dir: str = "logs"
     file_handler_log_filename: str | None = None
+    file_handler_spill_bytes: int | None = None
     data_dir: str | Path | None = None
     enable_otel_handler: bool = False
     otel_tracer_provider: Any = None
@@ -130,6 +133,7 @@ class ApplicationBootstrap(Generic[_ConfigT]):
                 FileEventHandler(
                     log_dir=self.config.file_handler_log_dir,
                     filename=self.config.file_handler_log_filename,
+                    spill_bytes=self.config.file_handler_spill_bytes,
                 )
             )
         if self.config.enable_otel_handler:

@@ -53,13 +53,18 @@ class UsageError(LLMgineError):
     """The command line cannot run as given (exit code 2); the message says why."""
 
 
+#: A string longer than this (characters) goes to a file beside the command line's log.
+SPILL_BYTES = 1_000_000
+
+
 def cli_application(
     name: str, log_dir: str, observers: Sequence[str] = ()
 ) -> ApplicationBootstrap[ApplicationConfig]:
     """The bus set-up of an engine command line: a JSONL log, no console lines.
 
     Console event lines would interleave with the UI, so only the file is
-    written; LLMgine's own log records show from ERROR up. ``observers`` are
+    written (a value past :data:`SPILL_BYTES` in a file beside it, so a line
+    stays readable); LLMgine's own log records show from ERROR up. ``observers`` are
     plugin names (``--observer``), loaded here so a bad one is a usage error.
 
     Raises:
@@ -72,6 +77,7 @@ def cli_application(
             name=name,
             enable_console_handler=False,
             file_handler_log_dir=log_dir,
+            file_handler_spill_bytes=SPILL_BYTES,
             log_level="error",
             observers=[load_observer(observer) for observer in observers],
         )

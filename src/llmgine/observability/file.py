@@ -19,6 +19,7 @@ import orjson
 from llmgine.errors import ConfigurationError
 from llmgine.messages.events import Event, StreamDeltaEvent
 from llmgine.observability.base import ObservabilityEventHandler, dumps_json
+from llmgine.observability.blobs import BlobSpiller
 from llmgine.observability.streams import HeldDeltas
 
 __all__ = ["FileEventHandler", "ensure_log_dir"]
@@ -200,6 +201,10 @@ class FileEventHandler(ObservabilityEventHandler):
         buffer_size: Lines that trigger an immediate write.
         max_bytes: Start a new part (``<name>.2.jsonl``, ``.3``...) once a file
             holds this many bytes (None: one file).
+        spill_bytes: Keep each string longer than this (a whole prompt, a tool
+            result) in a file beside the log, ``<run>.blobs/<sha256>.txt``,
+            and a reference in the line (None: every value in its line). The
+            journal (``llmgine logs``, replay) reads it back in its place.
 
     Attributes:
         run_id: The random id in the file name (what ``llmgine logs`` calls a run).
@@ -213,6 +218,7 @@ class FileEventHandler(ObservabilityEventHandler):
         flush_interval: float = 1.0,
         buffer_size: int = 512,
         max_bytes: int | None = None,
+        spill_bytes: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -227,6 +233,7 @@ class FileEventHandler(ObservabilityEventHandler):
         self._writer = _Writer(self.log_file, max_bytes)
         self._timer: asyncio.TimerHandle | None = None
         self._deltas = HeldDeltas(self.redactor)
+        self._spiller = BlobSpiller(self.log_file, spill_bytes) if spill_bytes else None
         atexit.register(_flush_at_exit, weakref.ref(self))
         # A handler dropped without close() must not leave its thread behind.
         weakref.finalize(self, self._writer.close).atexit = False
@@ -244,6 +251,7 @@ class FileEventHandler(ObservabilityEventHandler):
     def _add(self, event: Event, text: str | None = None) -> None:
         """Add one line: ``event``, masked (with ``text`` as its text, when given)."""
         line = None
+        data: dict[str, Any] | None = None
         if text is not None:
             data = self.event_to_dict(event)
             data["text"] = text  # masked whole with the pieces next to it
@@ -258,7 +266,12 @@ class FileEventHandler(ObservabilityEventHandler):
             else:
                 line = _line_prefix(type(event)) + body[1:]
         if line is None:
-            line = dumps_json(self.event_to_dict(event))
+            data = self.event_to_dict(event)
+            line = dumps_json(data)
+        spiller = self._spiller
+        if spiller is not None and len(line) > spiller.spill_bytes:
+            masked = data if data is not None else self.event_to_dict(event)
+            line = dumps_json(spiller.spill(masked))
         buffer = self._buffer
         buffer.append(line)
         if len(buffer) >= self.buffer_size:

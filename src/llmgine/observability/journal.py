@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from llmgine.observability.blobs import BLOB_KEY, resolve_blobs
+
 __all__ = [
     "Entry",
     "Journal",
@@ -379,6 +381,8 @@ class LogReader:
             if not isinstance(record, dict):
                 problems.append(f"{path}:{number}: not an event (a JSON {type(record).__name__})")
                 continue
+            if BLOB_KEY in line:  # values kept beside the log, read back in their place
+                record = resolve_blobs(record, path, problems, f"{path}:{number}")
             entries.append(Entry(record, path, number))
         self._lines[path] = number
 
