@@ -251,7 +251,9 @@ def test_a_newer_schema_is_refused_and_left_untouched(tmp_path: Path) -> None:
     assert digest(db) == before
 
 
-@pytest.mark.parametrize("kind", ["garbage", "another program", "truncated"])
+@pytest.mark.parametrize(
+    "kind", ["garbage", "another program", "a versioned empty file", "truncated"]
+)
 def test_a_file_that_is_not_ours_or_is_damaged_is_refused_and_left_untouched(
     tmp_path: Path, kind: str
 ) -> None:
@@ -262,6 +264,10 @@ def test_a_file_that_is_not_ours_or_is_damaged_is_refused_and_left_untouched(
         raw = sqlite3.connect(db)
         raw.execute("CREATE TABLE photos (id INTEGER PRIMARY KEY, path TEXT)")
         raw.commit()
+        raw.close()
+    elif kind == "a versioned empty file":  # no tables, but a schema version of its own
+        raw = sqlite3.connect(db)
+        raw.execute("PRAGMA user_version = 1")
         raw.close()
     else:
         store = ConversationStore(db)
@@ -341,3 +347,16 @@ def test_two_processes_writing_one_conversation_never_corrupt_it(tmp_path: Path)
         own = [m["content"] for m in messages if m["role"] == "user" and m["content"][0] == name]
         assert own == [f"{name} {n}" for n in range(turns)]
     store.close()
+
+
+def test_a_store_that_is_up_to_date_opens_while_another_process_writes(tmp_path: Path) -> None:
+    db = tmp_path / "c.db"
+    ConversationStore(db).close()
+    writer = sqlite3.connect(db, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        with ConversationStore(db, busy_timeout=0.2) as store:  # reading needs no write lock
+            assert store.list_conversations() == []
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,7 +13,7 @@ from llmgine.context import ConversationStore, SQLiteContextManager
 from llmgine.engines import ToolChatEngine, use_tool_chat_engine
 from llmgine.errors import EngineError
 from llmgine.models.response import LLMResponse
-from llmgine.testing import FunctionModel, ScriptedModel
+from llmgine.testing import FakeMessageBus, FunctionModel, ScriptedModel
 from llmgine.tools import ToolCall, tool
 
 
@@ -98,3 +100,33 @@ def test_in_memory_a_new_conversation_forgets_the_old_one() -> None:
     engine = ToolChatEngine("s", model=FunctionModel(echo))
     engine.context.store_string("hello")
     assert engine.new_conversation() is None and engine.context.chat_history == []
+
+
+async def test_a_prompt_the_store_refused_is_not_kept_for_the_next_turn(tmp_path: Path) -> None:
+    db = tmp_path / "conversations.db"
+    asked: list[list[str]] = []
+
+    def answer(messages: list[dict[str, Any]], info: object) -> str:
+        asked.append([str(m["content"]) for m in messages if m["role"] == "user"])
+        return "ok"
+
+    store = ConversationStore(db, busy_timeout=0.1)
+    engine = ToolChatEngine("s", model=FunctionModel(answer), db=store, bus=FakeMessageBus())
+    assert (await engine.execute("first")).success
+    locker = sqlite3.connect(db, isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        refused = await engine.execute("second (while locked)")
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    assert not refused.success and "locked" in (refused.error or "")
+    assert (await engine.execute("third")).success
+    assert asked[-1] == ["first", "third"]
+    assert [m.message["content"] for m in store.messages(engine.conversation_id or "")] == [
+        "first",
+        "ok",
+        "third",
+        "ok",
+    ]
+    store.close()

@@ -158,7 +158,8 @@ def _check_owner(connection: sqlite3.Connection, path: Path) -> int:
     version = int(connection.execute("PRAGMA user_version").fetchone()[0])
     owner = int(connection.execute("PRAGMA application_id").fetchone()[0])
     tables = connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-    if owner not in (0, APPLICATION_ID) or (owner == 0 and tables):
+    # Not ours: another program's id, or no id but tables or a schema version of its own.
+    if owner not in (0, APPLICATION_ID) or (owner == 0 and (tables or version)):
         raise CorruptStoreError(
             f"{path} is an SQLite database of another program, not LLMgine's conversations; "
             "it was left as it is: pass another file with --db",
@@ -177,6 +178,8 @@ def _check_owner(connection: sqlite3.Connection, path: Path) -> int:
 
 
 def _migrate(connection: sqlite3.Connection, path: Path, target: int) -> None:
+    if _check_owner(connection, path) >= target:
+        return  # up to date: no write lock (a reader never waits for a writer)
     while True:
         with write_transaction(connection):
             # Read again under the write lock: another process may have migrated meanwhile.

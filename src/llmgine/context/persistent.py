@@ -119,7 +119,12 @@ class SQLiteContextManager(InMemoryContextManager):
             if not self._open_calls:
                 self.flush()
             return
-        self._write([index])
+        try:
+            self._write([index])
+        except BaseException:  # not stored: not kept either (the next turn must not see it)
+            del self.chat_history[index:]
+            del self._row_ids[index:]
+            raise
 
     # -- the context API -------------------------------------------------------------
 

@@ -293,8 +293,8 @@ class ToolChatEngine(Engine):
             return self._failed(command, str(failure), type(failure).__name__)
         self.usage.start_turn()
         checkpoint = self.context.checkpoint()
-        self.context.store_string(command.prompt, "user")
         try:
+            self.context.store_string(command.prompt, "user")  # a store may refuse it
             return await self._turn(command)
         except asyncio.CancelledError:
             self.context.rollback(checkpoint)
