@@ -125,3 +125,33 @@ def test_chat_with_memory_recalls_an_earlier_conversation(tmp_path: Path) -> Non
     assert nosave.returncode == 2 and "drop --no-save" in nosave.stderr
     bad = run([*base, "--embedder", "nonsense", "--prompt", "x"], tmp_path)
     assert bad.returncode == 2 and "unknown embedder 'nonsense'" in bad.stderr
+
+
+def test_titles_are_shown_as_written_and_secrets_masked(tmp_path: Path) -> None:
+    db = tmp_path / "c.db"
+    key = "sk-proj-ABCDEFGHIJKLMNOPQRSTUVWX1234"
+    chat(tmp_path, "--db", str(db), "--prompt", "what does [/x] mean in [red]rich[/red]?")
+    chat(tmp_path, "--db", str(db), "--prompt", "a" * 60 + " " + key + " is my key")
+    table = run(["conversations", "list", "--db", str(db)], tmp_path)
+    assert table.returncode == 0, table.stderr
+    assert "what does [/x] mean in [red]rich[/red]?" in table.stdout
+    titles = [str(c["title"]) for c in listed(tmp_path, db)]
+    assert titles[0].startswith("a" * 60 + " ***")  # masked whole, then cut to a title
+    for args in (["list"], ["list", "--json"], ["show"], ["show", "--json"]):
+        shown = run(["conversations", *args, "--db", str(db)], tmp_path)
+        assert shown.returncode == 0 and "ABCDEFGHIJ" not in shown.stdout, args
+
+
+def test_reading_a_file_that_is_not_there_never_makes_it(tmp_path: Path) -> None:
+    missing = tmp_path / "typo" / "c.db"
+    for action in (["list"], ["show"], ["list", "--json"]):
+        proc = run(["conversations", *action, "--db", str(missing)], tmp_path)
+        assert proc.returncode == 0 and proc.stdout.strip(), action
+        assert "[]" in proc.stdout or "(the file does not exist)" in proc.stdout
+    for action in (["show", "abc"], ["delete", "abc"]):
+        proc = run(["conversations", *action, "--db", str(missing)], tmp_path)
+        assert proc.returncode == 2, action
+        assert proc.stderr.startswith(f"error: no conversation in {missing} matches 'abc'")
+    assert not missing.parent.exists()
+    empty_id = run(["chat", "--model", "demo", "--conversation", "", "--prompt", "x"], tmp_path)
+    assert empty_id.returncode == 2 and "--conversation needs an id" in empty_id.stderr

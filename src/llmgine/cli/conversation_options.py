@@ -132,7 +132,9 @@ def open_conversation(args: argparse.Namespace) -> CLIConversation:
     store = ConversationStore(args.db)
     try:
         memory = Memory(store, args.embedder) if wants_memory else None
-        if args.conversation:
+        if args.conversation is not None:
+            if not args.conversation.strip():
+                raise ConfigurationError("--conversation needs an id (or the start of one)")
             return CLIConversation(store, store.resolve(args.conversation), memory=memory)
         if args.continue_latest:
             latest = store.latest()

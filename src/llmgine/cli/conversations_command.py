@@ -4,6 +4,8 @@
 one (default: the latest) message by message: what the user asked, the tool
 calls and their results, the model's thinking (shortened) and answers;
 ``delete`` removes one, with its memories. ``--json`` prints plain data.
+What is printed has its secrets masked, as in the log (the file keeps the
+conversation as it was).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import argparse
 import json
 import sys
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -19,7 +22,9 @@ from rich.table import Table
 from rich.text import Text
 
 from llmgine.context.conversations import ConversationInfo, ConversationStore
+from llmgine.context.db import default_db_path
 from llmgine.errors import LLMgineError
+from llmgine.observability.redaction import default_redactor
 
 __all__ = ["add_arguments", "render_message", "run_conversations"]
 
@@ -56,18 +61,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run_conversations(args: argparse.Namespace, console: Console | None = None) -> int:
     """Run ``llmgine conversations ACTION``; the exit code (2 when the file or id is unusable)."""
     console = console or Console()
+    path = Path(args.db).expanduser() if args.db else default_db_path()
+    wanted = getattr(args, "id", None)
+    if wanted is not None and not wanted.strip():
+        print("error: give a conversation id (or the start of one)", file=sys.stderr)
+        return 2
+    if not path.exists():  # read, never made: a mistyped --db must not create a file
+        if wanted is not None:
+            print(
+                f"error: no conversation in {path} matches {wanted!r}: the file does not exist",
+                file=sys.stderr,
+            )
+            return 2
+        if getattr(args, "json", False):
+            print("[]")
+            return 0
+        console.print(Text(f"no conversations in {path} (the file does not exist)", style="yellow"))
+        return 0
     try:
-        with ConversationStore(args.db) as store:
+        with ConversationStore(path) as store:
             if args.action == "list":
                 return _list(store, args, console)
             if args.action == "show":
                 return _show(store, args, console)
             conversation_id = store.delete(args.id)
-            console.print(f"deleted conversation {conversation_id} from {store.path}")
+            console.print(Text(f"deleted conversation {conversation_id} from {store.path}"))
             return 0
     except LLMgineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _masked(value: Any) -> Any:
+    """``value`` with its secrets masked, as the log has them."""
+    return default_redactor().redact(value)
 
 
 def _when(timestamp: float) -> str:
@@ -77,24 +104,26 @@ def _when(timestamp: float) -> str:
 def _list(store: ConversationStore, args: argparse.Namespace, console: Console) -> int:
     found = store.list_conversations(limit=args.limit)
     if args.json:
-        print(json.dumps([info.to_dict() for info in found], indent=2, ensure_ascii=False))
+        listed = _masked([info.to_dict() for info in found])
+        print(json.dumps(listed, indent=2, ensure_ascii=False))
         return 0
     if not found:
         console.print(Text(f"no conversations in {store.path}", style="yellow"))
         return 0
-    table = Table(title=f"Conversations in {store.path} (newest first)", title_justify="left")
+    title = Text(f"Conversations in {store.path} (newest first)")
+    table = Table(title=title, title_justify="left")
     table.add_column("id", no_wrap=True, min_width=12)  # what the user types next: never cut
     table.add_column("updated", no_wrap=True)
     table.add_column("msgs", justify="right", no_wrap=True)
     table.add_column("model", overflow="fold", ratio=1)
     table.add_column("title", overflow="fold", ratio=3)
-    for info in found:
+    for info in found:  # as Text: "[/x]" in a title is shown, not read as markup
         table.add_row(
-            info.id,
+            Text(info.id),
             _when(info.updated_at),
             str(info.message_count),
-            str(info.metadata.get("model") or "-"),
-            info.title or "-",
+            Text(str(info.metadata.get("model") or "-")),
+            Text(default_redactor().redact_text(info.title) or "-"),
         )
     console.print(table)
     console.print(
@@ -108,9 +137,10 @@ def _show(store: ConversationStore, args: argparse.Namespace, console: Console) 
     if info is None:
         console.print(Text(f"no conversations in {store.path}", style="yellow"))
         return 0
-    messages = [entry.message for entry in store.messages(info.id)]
+    messages = _masked([entry.message for entry in store.messages(info.id)])
     if args.json:
-        print(json.dumps({**info.to_dict(), "messages": messages}, indent=2, ensure_ascii=False))
+        shown = _masked({**info.to_dict(), "messages": messages})
+        print(json.dumps(shown, indent=2, ensure_ascii=False))
         return 0
     console.print(
         Text.assemble(
@@ -120,7 +150,8 @@ def _show(store: ConversationStore, args: argparse.Namespace, console: Console) 
         )
     )
     if info.system_prompt:
-        console.print(Text(f"system: {info.system_prompt}", style="dim"))
+        system = default_redactor().redact_text(info.system_prompt)
+        console.print(Text(f"system: {system}", style="dim"))
     for message in messages:
         console.print(render_message(message))
     return 0

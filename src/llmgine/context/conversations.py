@@ -20,6 +20,7 @@ from typing import Any
 
 from llmgine.context.db import connect, default_db_path, store_errors, write_transaction
 from llmgine.errors import ConversationNotFoundError, SerializationError
+from llmgine.observability.redaction import default_redactor
 
 __all__ = ["ConversationInfo", "ConversationStore", "StoredMessage", "new_conversation_id"]
 
@@ -87,7 +88,8 @@ def _encode(message: dict[str, Any]) -> str:
 def _title(message: dict[str, Any]) -> str:
     content = message.get("content")
     text = content if isinstance(content, str) else ""
-    flat = " ".join(text.split())
+    # Masked whole, then cut: a key cut in two would no longer look like one.
+    flat = " ".join(default_redactor().redact_text(text).split())
     return flat if len(flat) <= _TITLE_LIMIT else flat[: _TITLE_LIMIT - 1] + "…"
 
 

@@ -124,7 +124,7 @@ class WebSession:
         self.post_state()
         history = self.driver.history()
         if history:  # a continued stored conversation: the page shows what came before
-            shown = self.redactor.redact(transcript(history))
+            shown = transcript(self.redactor.redact(history))  # masked whole, then cut
             self.post({"kind": "history", "conversation_id": self.driver.conversation_id, **shown})
 
     async def close(self) -> None:
