@@ -130,3 +130,52 @@ async def test_a_prompt_the_store_refused_is_not_kept_for_the_next_turn(tmp_path
         "ok",
     ]
     store.close()
+
+
+async def test_a_continued_conversation_keeps_its_system_prompt(tmp_path: Path) -> None:
+    store = ConversationStore(tmp_path / "conversations.db")
+    bus = FakeMessageBus()
+    first = ToolChatEngine(
+        "s", model=FunctionModel(lambda m, i: "Arr."), db=store, bus=bus, system_prompt="Pirate."
+    )
+    await first.execute("hello")
+    stored = first.conversation_id or ""
+    later = ToolChatEngine(
+        "s", model=FunctionModel(lambda m, i: "ok"), db=store, bus=bus, conversation_id=stored
+    )
+    assert later.system_prompt == "Pirate."  # not the default
+    told = ToolChatEngine(
+        "s",
+        model=FunctionModel(lambda m, i: "ok"),
+        db=store,
+        bus=bus,
+        conversation_id=stored,
+        system_prompt="Be brief.",
+    )
+    assert told.system_prompt == "Be brief." and store.get(stored).system_prompt == "Be brief."
+    told.set_system_prompt(None)  # removed: it stays removed when continued
+    again = ToolChatEngine(
+        "s", model=FunctionModel(lambda m, i: "ok"), db=store, bus=bus, conversation_id=stored
+    )
+    assert again.system_prompt is None
+    store.close()
+
+
+async def test_a_conversation_without_a_system_prompt_is_continued_without_one(
+    tmp_path: Path,
+) -> None:
+    store = ConversationStore(tmp_path / "conversations.db")
+    bus = FakeMessageBus()
+    first = ToolChatEngine(
+        "s", model=FunctionModel(lambda m, i: "ok"), db=store, bus=bus, system_prompt=None
+    )
+    await first.execute("hello")
+    later = ToolChatEngine(
+        "s",
+        model=FunctionModel(lambda m, i: "ok"),
+        db=store,
+        bus=bus,
+        conversation_id=first.conversation_id,
+    )
+    assert later.system_prompt is None
+    store.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -109,7 +110,7 @@ def ask(page: Page, text: str) -> Any:
     return turns.nth(before)
 
 
-def test_the_page_in_a_real_browser(server: WebServer, browser: Browser) -> None:
+def test_the_page_in_a_real_browser(server: WebServer, browser: Browser, tmp_path: Path) -> None:
     # Without the token the page refuses.
     stranger = browser.new_context()
     refused = stranger.new_page().goto(server.base + "/")
@@ -192,6 +193,12 @@ def test_the_page_in_a_real_browser(server: WebServer, browser: Browser) -> None
     shot = ARTIFACTS / "web-e2e.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # The server writes its log within a second of an event: the list is read once it has.
+    logs = tmp_path / "logs"  # the server fixture's --log-dir
+    deadline = time.monotonic() + WAIT / 1000
+    while not any(path.stat().st_size for path in logs.glob("*.jsonl")):
+        assert time.monotonic() < deadline, "the server wrote no log"
+        time.sleep(0.05)  # polling a file another process writes
     page.click(".tabs button[data-tab=logs]")
     page.locator(".log-run").first.click()
     view = page.locator("#log-view")

@@ -149,7 +149,7 @@ def test_a_conversation_open_in_one_tab_is_taken_over_by_the_next(
         hello = receive(first)
         conversation_id = hello["state"]["conversation_id"]
         assert ask(first, "Weather in Perth?")["success"]
-        with connect(client, f"?conversation={conversation_id}") as second:
+        with connect(client, f"?conversation={conversation_id.upper()}") as second:
             taken = receive(second)
             assert taken["resumed"] is True and taken["session_id"] == hello["session_id"]
             assert taken["since"] == 0  # the whole session: its turn is replayed to this tab

@@ -59,8 +59,13 @@ class SQLiteContextManager(InMemoryContextManager):
         self._pending: list[int] = []  # a tool-calling answer and its results so far
         self._open_calls: set[str] = set()
         self._stored = False
+        #: The system prompt the continued conversation was last used with ("" for none;
+        #: None when it has none recorded, or the conversation is new).
+        self.stored_system_prompt: str | None = None
         if conversation_id is not None:
-            self.conversation_id = self.store.resolve(conversation_id)
+            info = self.store.get(conversation_id)
+            self.conversation_id = info.id
+            self.stored_system_prompt = info.system_prompt
             self._stored = True
             self.reload()
         else:
@@ -90,7 +95,7 @@ class SQLiteContextManager(InMemoryContextManager):
         ids = self.store.append(
             self.conversation_id,
             [self.chat_history[i] for i in indexes],
-            system_prompt=self.system_prompt,
+            system_prompt=self.system_prompt or "",  # "": it has none (not "unknown")
         )
         for index, row_id in zip(indexes, ids, strict=True):
             self._row_ids[index] = row_id
@@ -145,8 +150,8 @@ class SQLiteContextManager(InMemoryContextManager):
     def set_system_prompt(self, prompt: str | None) -> None:
         """Set the system prompt (recorded with the conversation once it is stored)."""
         super().set_system_prompt(prompt)
-        if self._stored and self.system_prompt:
-            self.store.update(self.conversation_id, system_prompt=self.system_prompt)
+        if self._stored:  # "" records that it has none (None would keep the old one)
+            self.store.update(self.conversation_id, system_prompt=self.system_prompt or "")
 
     def checkpoint(self) -> int:
         """A mark to roll back to; first reads what other processes added to the conversation."""

@@ -57,7 +57,9 @@ class ToolChatEngine(Engine):
         model: A model or ``"provider:model"`` string (default: see
             :func:`~llmgine.engines.defaults.default_model`). Any provider works,
             Anthropic included: tools are formatted for it.
-        system_prompt: Instructions sent first (None: a short default).
+        system_prompt: Instructions sent first (default: a short one; None: none).
+            A continued stored conversation keeps the one it was last used
+            with, unless one is given here.
         tools: Functions (or modules, module paths, ``.py`` files) and
             MCP servers (:class:`~llmgine.tools.MCPServer`) to offer; registered
             (servers started) on the first turn. :meth:`close` stops those servers.
@@ -131,6 +133,9 @@ class ToolChatEngine(Engine):
                 metadata=about,
             )
         self.context = context or InMemoryContextManager(self.engine_id, self.session_id)
+        stored = getattr(self.context, "stored_system_prompt", None)
+        if system_prompt is DEFAULT_SYSTEM_PROMPT and stored is not None:
+            system_prompt = stored or None  # a continued conversation keeps its own
         self.context.set_system_prompt(system_prompt)
         self.tool_manager = tool_manager or ToolManager(
             self.engine_id,

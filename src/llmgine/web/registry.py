@@ -185,7 +185,9 @@ class SessionRegistry:
     def _holding(self, conversation: str) -> WebSession | None:
         """The live session in ``conversation`` (an id, or the unique start of one)."""
         found = [s for s in self.sessions.values() if not s.closed and _in(s, conversation)]
-        exact = [s for s in found if s.driver.conversation_id == conversation]
+        exact = [
+            s for s in found if (s.driver.conversation_id or "").lower() == conversation.lower()
+        ]
         if exact:
             return exact[0]
         return found[0] if len(found) == 1 else None
@@ -252,7 +254,8 @@ def _in(session: WebSession, conversation: str | None) -> bool:
     if conversation is None:
         return True
     current = session.driver.conversation_id
-    return current is not None and current.startswith(conversation)
+    # As the store finds ids (SQL LIKE): whatever the case the address gives.
+    return current is not None and current.lower().startswith(conversation.lower())
 
 
 def _takes_two(factory: EngineFactory) -> bool:
