@@ -11,7 +11,7 @@ import pytest
 from llmgine.bus.bus import MessageBus
 from llmgine.context import ConversationStore, SQLiteContextManager
 from llmgine.engines import ToolChatEngine, use_tool_chat_engine
-from llmgine.errors import EngineError
+from llmgine.errors import ConversationNotFoundError, EngineError
 from llmgine.models.response import LLMResponse
 from llmgine.testing import FakeMessageBus, FunctionModel, ScriptedModel
 from llmgine.tools import ToolCall, tool
@@ -178,4 +178,24 @@ async def test_a_conversation_without_a_system_prompt_is_continued_without_one(
         conversation_id=first.conversation_id,
     )
     assert later.system_prompt is None
+    store.close()
+
+
+async def test_a_failed_first_turn_leaves_no_empty_conversation_and_clear_its_title(
+    tmp_path: Path,
+) -> None:
+    from llmgine.errors import ProviderAuthError
+
+    store = ConversationStore(tmp_path / "conversations.db")
+    bus = FakeMessageBus()
+    denied = ProviderAuthError("bad key", provider="scripted", model="scripted")
+    engine = ToolChatEngine("s", model=ScriptedModel([denied, "hello there"]), db=store, bus=bus)
+    assert not (await engine.execute("my first try")).success
+    conversation = engine.conversation_id or ""
+    with pytest.raises(ConversationNotFoundError):
+        store.resolve(conversation)  # no ghost: nothing is stored for it
+    assert (await engine.execute("second try")).success
+    assert store.get(conversation).title == "second try"  # the same id, made again
+    engine.clear_context()
+    assert store.get(conversation).title == ""  # the next message names it
     store.close()

@@ -258,6 +258,16 @@ class ConversationStore:
             self.connection.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
         return conversation_id
 
+    def delete_if_empty(self, conversation_id: str) -> bool:
+        """Delete the conversation ``conversation_id`` if it holds no message; True if it did."""
+        with store_errors(self.path, self.busy_timeout), write_transaction(self.connection):
+            cursor = self.connection.execute(
+                "DELETE FROM conversations WHERE id = ? AND NOT EXISTS "
+                "(SELECT 1 FROM messages WHERE conversation_id = ?)",
+                (conversation_id, conversation_id),
+            )
+        return cursor.rowcount > 0
+
     # -- messages ----------------------------------------------------------------------
 
     def messages(self, conversation_id: str) -> list[StoredMessage]:
@@ -328,8 +338,11 @@ class ConversationStore:
             )
 
     def clear(self, conversation_id: str) -> None:
-        """Delete every message of a conversation (the conversation stays)."""
+        """Delete every message of a conversation (it stays, its title taken from the next)."""
         with store_errors(self.path, self.busy_timeout), write_transaction(self.connection):
             self.connection.execute(
                 "DELETE FROM messages WHERE conversation_id = ?", (conversation_id,)
+            )
+            self.connection.execute(
+                "UPDATE conversations SET title = '' WHERE id = ?", (conversation_id,)
             )

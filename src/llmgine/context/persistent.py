@@ -62,6 +62,7 @@ class SQLiteContextManager(InMemoryContextManager):
         #: The system prompt the continued conversation was last used with ("" for none;
         #: None when it has none recorded, or the conversation is new).
         self.stored_system_prompt: str | None = None
+        self._new = conversation_id is None  # started here (not continued)
         if conversation_id is not None:
             info = self.store.get(conversation_id)
             self.conversation_id = info.id
@@ -171,6 +172,11 @@ class SQLiteContextManager(InMemoryContextManager):
         del self.chat_history[checkpoint:]
         del self._row_ids[checkpoint:]
         self.store.delete_messages(written)
+        if self._new and self._stored and not self.chat_history:
+            # The first turn of a conversation started here failed: no empty one is left
+            # behind (unless another process has written to it meanwhile).
+            if self.store.delete_if_empty(self.conversation_id):
+                self._stored = False
 
     def clear(self) -> None:
         """Forget the conversation: its messages are deleted from the store too."""
@@ -185,7 +191,7 @@ class SQLiteContextManager(InMemoryContextManager):
         self.flush()
         self._pending, self._open_calls = [], set()
         self.chat_history, self._row_ids = [], []
-        self.conversation_id, self._stored = new_conversation_id(), False
+        self.conversation_id, self._stored, self._new = new_conversation_id(), False, True
         return self.conversation_id
 
     def close(self) -> None:
