@@ -247,3 +247,20 @@ def test_every_shell_command_is_checked() -> None:
     for command in commands():
         assert command.startswith(("make ", "pip install")) or command in RUNNABLE, command
     assert len(RUNNABLE) >= 5
+
+
+def test_the_memory_block_recalls_what_it_says(tmp_path: Path, new_logs: object) -> None:
+    (block,) = [b for b in runnable_blocks() if any("MemoryRecallEvent" in line for line in b)]
+    env = {**offline_env(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data")}
+    for command in block:
+        proc = subprocess.run(
+            ["bash", "-c", command.replace(".venv/bin/", f"{BIN}/")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+            env=env,
+        )
+        assert proc.returncode == 0, proc.stderr
+    (event,) = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    assert "Miso and she likes tuna" in event["recalled"][0]["text"]
