@@ -199,3 +199,18 @@ async def test_a_failed_first_turn_leaves_no_empty_conversation_and_clear_its_ti
     engine.clear_context()
     assert store.get(conversation).title == ""  # the next message names it
     store.close()
+
+
+async def test_closing_an_engine_closes_the_store_it_opened(tmp_path: Path) -> None:
+    engine = ToolChatEngine(  # memory=True: its store is opened from db= (the hash embedder)
+        "s",
+        model=FunctionModel(lambda m, i: "ok"),
+        db=tmp_path / "c.db",
+        memory=True,
+        bus=FakeMessageBus(),
+    )
+    await engine.execute("hello")
+    store = engine.context.store  # type: ignore[attr-defined]
+    await engine.close()
+    with pytest.raises(Exception, match="closed"):
+        store.list_conversations()

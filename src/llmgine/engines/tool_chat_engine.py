@@ -112,9 +112,13 @@ class ToolChatEngine(Engine):
         self.max_iterations = max_iterations
         self.stream = stream
         about = {"engine": type(self).__name__, "model": self.model.model_string}
+        self._opened: ConversationStore | None = None  # a store this engine opened (and closes)
         if context is None and memory is not False:
             if not isinstance(memory, Memory):
-                store = db if isinstance(db, ConversationStore) else ConversationStore(db)
+                if isinstance(db, ConversationStore):
+                    store = db
+                else:
+                    store = self._opened = ConversationStore(db)
                 memory = Memory(store)
             context = MemoryContextManager(
                 self.engine_id,
@@ -231,8 +235,14 @@ class ToolChatEngine(Engine):
         await self.tool_manager.register_tools(*sources)
 
     async def close(self) -> None:
-        """Stop the MCP servers the engine started (the conversation stays)."""
+        """Stop the MCP servers the engine started; close a store it opened (it stays stored)."""
         await self.tool_manager.close()
+        close = getattr(self.context, "close", None)
+        if callable(close):  # writes what it holds back; closes a store it opened itself
+            close()
+        if self._opened is not None:
+            self._opened.close()
+            self._opened = None
 
     @property
     def tool_names(self) -> list[str]:
