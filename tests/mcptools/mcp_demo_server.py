@@ -61,6 +61,12 @@ def build_server(log_level: str = "INFO", server_class: type[MCPServer] = MCPSer
         """An environment variable of the server."""
         return os.environ.get(name, "<unset>")
 
+    @server.tool()
+    def say_env(name: str) -> str:
+        """Print an environment variable of the server to its stderr."""
+        print(f"{name} is {os.environ.get(name, '<unset>')}", file=sys.stderr, flush=True)
+        return "said"
+
     @server.tool(annotations=ToolAnnotations(destructive_hint=True))
     def destructive_delete(path: str) -> str:
         """Delete a file (pretend)."""

@@ -23,6 +23,7 @@ from llmgine.tools import MCPServer, MCPServerStatusEvent, ToolCall, ToolManager
 
 DEMO = Path(__file__).with_name("mcp_demo_server.py")
 SECRET = "demo-secret-value-1234"
+KEY = "wk-9f8e7d6c5b4a3210"  # a secret whose variable's name does not say so
 module_loop = pytest.mark.asyncio(loop_scope="module")
 
 
@@ -45,7 +46,7 @@ class Shared:
         self.server = MCPServer.stdio(
             sys.executable,
             [str(DEMO)],
-            env={"DEMO_API_TOKEN": SECRET, "PLAIN": "visible"},
+            env={"DEMO_API_TOKEN": SECRET, "PLAIN": "visible", "WEATHER_KEY": KEY},
             timeout=2,
             connect_timeout=60,
             name="demo",
@@ -73,6 +74,8 @@ async def test_a_call_and_the_environment_it_was_given(shared: Shared) -> None:
     assert plain.content == "visible"
     assert secret.content == "***" and SECRET not in secret.content  # never to the model
     assert unset.content == "<unset>"
+    key = await shared.manager.execute_tool_call(call("env", '{"name": "WEATHER_KEY"}'))
+    assert key.content == "***"  # every value the server was given is masked
     assert shared.statuses()[0] == "connected" and shared.server.name == "demo"
 
 
@@ -170,3 +173,37 @@ async def test_a_server_that_cannot_start_says_why() -> None:
     text = str(caught.value)
     assert "could not be started" in text and "it printed:\n  cannot import weather" in text
     assert not crashing.connected
+
+
+@module_loop
+async def test_what_the_server_writes_to_stderr_is_logged_with_its_secrets_masked(
+    shared: Shared,
+) -> None:
+    log = logging.getLogger("llmgine.mcp.demo")
+    lines: list[str] = []
+    waiter = Waiter("WEATHER_KEY is")
+    collect = logging.Handler()
+    collect.emit = lambda record: lines.append(record.getMessage())  # type: ignore[method-assign]
+    for handler in (waiter, collect):
+        log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        said = await shared.manager.execute_tool_call(call("say_env", '{"name": "WEATHER_KEY"}'))
+        assert said.content == "said"
+        assert await asyncio.to_thread(waiter.seen.wait, 30)
+    finally:
+        for handler in (waiter, collect):
+            log.removeHandler(handler)
+        log.setLevel(logging.NOTSET)
+    said_lines = [line for line in lines if "WEATHER_KEY is" in line]
+    assert said_lines == ["WEATHER_KEY is ***"]
+
+
+def test_a_url_s_query_values_and_password_are_masked_wherever_shown() -> None:
+    server = MCPServer.http("http://user:pa55word-xyz@127.0.0.1:1/mcp?api_key=SECRETQUERY123456")
+    assert server.target == "http://127.0.0.1:1/mcp?api_key=***"
+    assert "SECRETQUERY123456" not in repr(server)
+    assert server.mask("failed: http://127.0.0.1:1/mcp?api_key=SECRETQUERY123456") == (
+        "failed: http://127.0.0.1:1/mcp?api_key=***"
+    )
+    assert "pa55word-xyz" not in server.mask("auth pa55word-xyz refused")

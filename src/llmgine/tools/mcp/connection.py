@@ -93,6 +93,7 @@ class MCPConnection:
         on_tools_changed: Awaited (in the owner's task group) after the server
             says its tool list changed.
         label: The command or URL, secrets masked, for error messages.
+        mask: Masks the server's secrets in what it writes to stderr (logged).
     """
 
     def __init__(
@@ -102,8 +103,10 @@ class MCPConnection:
         timeout: float,
         on_tools_changed: Callable[[MCPConnection], Awaitable[None]] | None = None,
         label: str = "",
+        mask: Callable[[str], str] | None = None,
     ) -> None:
         self.name = name
+        self.mask = mask
         self.label = label
         self.spec = spec
         self.timeout = timeout
@@ -223,7 +226,7 @@ class MCPConnection:
         if spec.kind == "stdio":
             from mcp.client.stdio import StdioServerParameters, stdio_client
 
-            self._pump = StderrPump(self.name)
+            self._pump = StderrPump(self.name, self.mask)
             parameters = StdioServerParameters(
                 command=spec.command, args=list(spec.args), env=spec.env, cwd=spec.cwd
             )

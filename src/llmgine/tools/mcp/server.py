@@ -23,7 +23,7 @@ import os
 import shlex
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from llmgine.errors import ConfigurationError, MCPServerError, ToolCallError
 from llmgine.observability.redaction import Redactor, is_secret_key
@@ -93,11 +93,9 @@ class MCPServer:
         self._lock: asyncio.Lock | None = None
         self._closed = False
         self._down: str | None = None  # why the last connection was lost
-        # Its env values and headers that name secrets never reach a model, event or error.
-        secrets = [
-            v for k, v in {**(spec.env or {}), **(spec.headers or {})}.items() if is_secret_key(k)
-        ]
-        self._redactor = Redactor(secrets)
+        # What it is given (env values, headers, the URL's credentials and query values) never
+        # reaches a model, an event, a log line or an error: a key's name need not say it is one.
+        self._redactor = Redactor(_secrets_of(spec))
 
     def mask(self, text: str) -> str:
         """``text`` with this server's secrets (and any credential-looking text) masked."""
@@ -217,7 +215,9 @@ class MCPServer:
             return self.mask(shlex.join([spec.command, *spec.args]))
         if spec.kind == "http":
             parts = urlsplit(spec.url)
-            return self.mask(urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])))
+            query = urlencode([(key, "***") for key, _ in parse_qsl(parts.query)], safe="*")
+            bare = parts._replace(netloc=parts.netloc.rpartition("@")[2], query=query)
+            return self.mask(urlunsplit(bare))
         return f"in-process {type(spec.server).__name__}"
 
     @property
@@ -278,7 +278,12 @@ class MCPServer:
             await self._connection.stop()
             self._connection = None
         connection = MCPConnection(
-            self.name, self.spec, self.timeout, self._tools_changed, label=self.target
+            self.name,
+            self.spec,
+            self.timeout,
+            self._tools_changed,
+            label=self.target,
+            mask=self.mask,
         )
         await connection.start(self.connect_timeout)
         try:
@@ -421,3 +426,36 @@ def _default_name(spec: TransportSpec) -> str:
     if spec.kind == "http":
         return urlsplit(spec.url).hostname or "mcp"
     return str(getattr(spec.server, "name", None) or "mcp")
+
+
+#: Environment variables whose values are not secrets (and are too common to mask).
+_PLAIN_ENV = frozenset(
+    {"PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "LANG", "TZ", "PWD", "PYTHONPATH"}
+)
+#: Headers whose values are not secrets.
+_PLAIN_HEADERS = frozenset({"accept", "content-type", "user-agent", "accept-language"})
+_SHORTEST_SECRET = 8  # shorter values ("1", "true", "prod") would mask common words
+
+
+def _secrets_of(spec: TransportSpec) -> list[str]:
+    """The values given to a server that may be secrets, whatever their names."""
+    values = [
+        value
+        for key, value in (spec.env or {}).items()
+        if key.upper() not in _PLAIN_ENV and not key.upper().startswith("LC_")
+    ]
+    values += [
+        value for key, value in (spec.headers or {}).items() if key.lower() not in _PLAIN_HEADERS
+    ]
+    if spec.kind == "http" and spec.url:
+        parts = urlsplit(spec.url)
+        values += [value for _, value in parse_qsl(parts.query)]
+        if parts.password:
+            values.append(unquote(parts.password))
+    named = [
+        value
+        for key, value in {**(spec.env or {}), **(spec.headers or {})}.items()
+        if is_secret_key(key)
+    ]
+    found = [v for v in values if len(v) >= _SHORTEST_SECRET] + [v for v in named if v]
+    return list(dict.fromkeys(found))

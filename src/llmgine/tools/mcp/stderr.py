@@ -7,6 +7,7 @@ import logging
 import os
 import threading
 from collections import deque
+from collections.abc import Callable
 
 __all__ = ["StderrPump"]
 
@@ -19,11 +20,12 @@ class StderrPump:
     starting is reported with what it printed.
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, mask: Callable[[str], str] | None = None) -> None:
         read_fd, write_fd = os.pipe()
         self.writer = os.fdopen(write_fd, "w")
         self._reader = os.fdopen(read_fd, "r", errors="replace")
         self.tail: deque[str] = deque(maxlen=12)
+        self._mask = mask or (lambda line: line)  # the server's secrets never reach a log
         self._log = logging.getLogger(f"llmgine.mcp.{name}")
         self._thread = threading.Thread(target=self._run, name=f"llmgine-mcp-{name}", daemon=True)
         self._thread.start()
@@ -31,7 +33,7 @@ class StderrPump:
     def _run(self) -> None:
         try:
             for line in self._reader:
-                line = line.rstrip()
+                line = self._mask(line.rstrip())
                 if line:
                     self.tail.append(line)
                     self._log.info("%s", line)
