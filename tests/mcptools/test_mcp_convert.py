@@ -137,6 +137,10 @@ def test_an_invalid_schema_checks_nothing_and_leaves_it_to_the_server() -> None:
         (None, True, True),
         (None, {"search"}, True),
         (ToolAnnotations(destructive_hint=True), {"other"}, False),
+        # The spec's defaults: readOnlyHint false and destructiveHint true.
+        (ToolAnnotations(read_only_hint=False), None, True),
+        (ToolAnnotations(title="Search"), None, True),
+        (ToolAnnotations(read_only_hint=True), None, False),
     ],
 )
 def test_destructive_tools_need_approval_by_default(
@@ -187,6 +191,14 @@ def test_images_are_described_in_the_text_and_kept_as_a_part() -> None:
         {"type": "text", "text": output.text},
         {"type": "image_url", "image_url": {"url": "data:image/png;base64,aGVsbG8="}},
     ]
+
+
+def test_an_image_type_a_provider_may_refuse_is_only_described() -> None:
+    result = CallToolResult(
+        content=[ImageContent(type="image", data="PHN2Zz4=", mime_type="image/svg+xml")]
+    )
+    output = tool_output("charts", "plot", result)
+    assert output.text == "[image/svg+xml, 5 bytes]" and output.parts is None
 
 
 def test_resources_and_links_are_described() -> None:

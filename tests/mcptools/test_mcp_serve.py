@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -56,7 +57,8 @@ def shout(text: str) -> str:
 """
 
 
-async def test_serve_files_over_stdio(tmp_path: Path) -> None:
+async def test_serve_files_over_stdio(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING)
     noisy = tmp_path / "noisy.py"
     noisy.write_text(NOISY)
     server = MCPServer.stdio(
@@ -71,6 +73,8 @@ async def test_serve_files_over_stdio(tmp_path: Path) -> None:
     finally:
         await manager.close()
     assert shouted.content == "HI"
+    # What the tool printed never reached the protocol's stream, not even at exit.
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("mcp")] == []
 
 
 async def test_serve_a_file_over_http_on_a_free_port() -> None:
@@ -130,6 +134,34 @@ async def test_served_tools_keep_approval_and_images_on_the_other_side() -> None
     assert shot.content.startswith("the screen\n[image/png, 5 bytes]")
     assert shot.parts is not None and shot.parts[-1]["image_url"]["url"].endswith("aGVsbG8=")
     assert bad.is_error and "path" in bad.content
+
+
+@pytest.mark.parametrize("port", ["99999", "-5", "http"])
+def test_a_port_that_cannot_be_is_one_error_line(
+    port: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["mcp", "serve", str(WEATHER), "--http", port])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "--http" in err and "Traceback" not in err
+
+
+async def test_a_served_tools_structured_result_is_masked_as_its_text() -> None:
+    @tool
+    def credentials() -> dict[str, str]:
+        """The service's credentials."""
+        return {"key": "sk-proj-ABCDEFGHIJKLMNOPQRSTUVWX1234", "user": "ada"}
+
+    served = ToolManager()
+    await served.register_tools(credentials)
+    client = ToolManager()
+    await client.add_mcp_server(MCPServer.in_process(build_mcp_server(served, "served")))
+    try:
+        result = await client.execute_tool_call(call("credentials"))
+    finally:
+        await client.close()
+    assert result.value == {"key": "***", "user": "ada"} and "ABCDEFGH" not in result.content
 
 
 def test_serving_a_file_without_tools_is_one_error_line(

@@ -600,6 +600,20 @@ def test_fits_openai_strict(node: dict, strict: bool) -> None:
     assert fits_openai_strict(schema({"v": node}, ["v"])) is strict
 
 
+@pytest.mark.parametrize(
+    "root",
+    [
+        {**OBJECT, "properties": {}, "required": [], "anyOf": [{"type": "object"}]},
+        {"anyOf": [schema({}, [])]},
+        schema({"a": True}, ["a"]),  # a boolean subschema
+        schema({"a": {"type": "array", "items": [{"type": "string"}]}}, ["a"]),  # tuple items
+        {**OBJECT, "properties": {"a": {"type": "string"}}, "required": "a"},
+    ],
+)
+def test_schemas_strict_mode_refuses_are_not_called_strict(root: dict) -> None:
+    assert fits_openai_strict(root) is False
+
+
 def test_a_tool_is_built_once_per_function_and_options() -> None:
     from llmgine.tools.definition import ToolOptions
 

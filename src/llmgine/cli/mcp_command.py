@@ -112,7 +112,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--http",
-        type=int,
+        type=_port,
         metavar="PORT",
         help="serve over streamable HTTP at http://HOST:PORT/mcp instead of stdio "
         "(0: a free port, printed on stderr)",
@@ -156,6 +156,17 @@ async def _serve(args: argparse.Namespace) -> int:
     )
     await serve_http(server, host, port, sockets=[listener])
     return 0
+
+
+def _port(text: str) -> int:
+    """A TCP port number (argparse says so in one line when it is not)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0-65535, not {port}")
+    return port
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -169,10 +169,12 @@ def fits_openai_strict(schema: Any) -> bool:
     ``additionalProperties: false``; every schema needs a type (or ``anyOf``,
     ``enum``, ``const``, ``$ref``); only supported keywords and formats appear.
     """
-    if not isinstance(schema, dict):
+    if not isinstance(schema, dict) or schema.get("type") != "object":
+        return False  # the root is an object, never anyOf/oneOf/allOf
+    if {"anyOf", "oneOf", "allOf"} & set(schema):
         return False
     for node in _subschemas(schema):
-        if not set(node) <= _STRICT_KEYWORDS:
+        if not set(node) <= _STRICT_KEYWORDS or not _plain_children(node):
             return False
         if not ({"type", "anyOf", "enum", "const", "$ref"} & set(node)):
             return False
@@ -185,8 +187,30 @@ def fits_openai_strict(schema: Any) -> bool:
             properties = node.get("properties", {})
             if node.get("additionalProperties") is not False:
                 return False
-            if sorted(node.get("required", [])) != sorted(properties):
+            required = node.get("required", [])
+            if not isinstance(required, list) or sorted(map(str, required)) != sorted(properties):
                 return False
+    return True
+
+
+def _plain_children(node: dict[str, Any]) -> bool:
+    """Whether every subschema of ``node`` is a schema object (no ``true``, no tuple ``items``)."""
+    for key in _SCHEMA_MAPS:
+        mapping = node.get(key)
+        if mapping is not None and (
+            not isinstance(mapping, dict) or not all(isinstance(v, dict) for v in mapping.values())
+        ):
+            return False
+    for key in _SCHEMA_VALUES:
+        if key == "additionalProperties" and isinstance(node.get(key), bool):
+            continue  # strict mode wants it false
+        if key in node and not isinstance(node[key], dict):
+            return False
+    for key in _SCHEMA_LISTS:
+        if key in node and not (
+            isinstance(node[key], list) and all(isinstance(v, dict) for v in node[key])
+        ):
+            return False
     return True
 
 

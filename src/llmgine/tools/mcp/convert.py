@@ -158,16 +158,24 @@ def approval_needed(
     """Whether a call of the MCP tool ``name`` asks for approval first.
 
     ``requires_approval`` decides when given (True, False, or the server's
-    tool names that need it); by default a tool needs approval when the
-    server marks it destructive (``destructiveHint``) and not read-only.
+    tool names that need it); by default a tool the server annotates needs
+    approval unless it says it is read-only or not destructive (the MCP
+    spec's defaults: ``readOnlyHint`` false, ``destructiveHint`` true). A
+    tool without annotations runs without asking (most servers give none).
     """
     if isinstance(requires_approval, bool):
         return requires_approval
     if requires_approval is not None:
         return name in requires_approval
+    if annotations is None:
+        return False
     destructive = getattr(annotations, "destructive_hint", None)
     read_only = getattr(annotations, "read_only_hint", None)
-    return destructive is True and read_only is not True
+    return read_only is not True and destructive is not False
+
+
+#: The image types sent to a model as images (Anthropic takes only these; the rest is a note).
+_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 
 
 # -- the tool ----------------------------------------------------------------------
@@ -304,7 +312,7 @@ def tool_output(server_name: str, tool_name: str, result: Any) -> ToolOutput:
             mime = getattr(block, "mime_type", None) or f"{kind}/*"
             data = str(getattr(block, "data", "") or "")
             notes.append(f"[{mime}, {_decoded_size(data)} bytes]")
-            if kind == "image" and data:
+            if kind == "image" and data and mime in _IMAGE_TYPES:  # what every provider takes
                 url = f"data:{mime};base64,{data}"
                 images.append({"type": "image_url", "image_url": {"url": url}})
         elif kind == "resource_link":

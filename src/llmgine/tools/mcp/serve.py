@@ -11,6 +11,7 @@ the call run, as the asking is the client's.
 from __future__ import annotations
 
 import json
+import sys
 from typing import TYPE_CHECKING, Any
 
 from llmgine._version import __version__
@@ -65,7 +66,7 @@ def build_mcp_server(manager: ToolManager, name: str = "llmgine") -> Any:
                 content.append(types.ImageContent(type="image", data=image[1], mime_type=image[0]))
         structured = None
         if not result.is_error:
-            value = to_jsonable(result.value)
+            value = manager.redactor.redact(to_jsonable(result.value))  # masked, as the text is
             structured = value if isinstance(value, dict) else None
         return types.CallToolResult(
             content=content, structured_content=structured, is_error=result.is_error
@@ -101,7 +102,12 @@ async def serve_stdio(server: Any) -> None:
     from mcp.server.stdio import stdio_server
 
     async with stdio_server() as (read, write):
-        await server.run(read, write, server.create_initialization_options())
+        try:
+            await server.run(read, write, server.create_initialization_options())
+        finally:
+            # While serving, file descriptor 1 points at stderr: what tools printed and is
+            # still buffered goes there now, not onto the protocol's stream at exit.
+            sys.stdout.flush()
 
 
 async def serve_http(

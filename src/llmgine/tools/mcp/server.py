@@ -377,6 +377,10 @@ class MCPServer:
                 self.mask(f"Error: the MCP server {self.name} refused {name}: {exc}")
             ) from None
         except ConnectionLost as exc:
+            if self._closed:  # closed by its owner while the call ran: nothing to restart
+                raise ToolCallError(
+                    f"Error: the MCP server {self.name} was closed during the call to {name}."
+                ) from None
             reason = self.mask(str(exc))
             await self._lost(connection, reason)
             raise ToolCallError(
