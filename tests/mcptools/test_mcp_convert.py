@@ -119,6 +119,30 @@ def test_arguments_are_checked_against_the_json_schema_with_readable_errors() ->
         parse_arguments(mcp_tool(closed, "s", "docs", never_called, timeout=5), extra)
 
 
+def test_a_schema_with_a_root_one_of_is_offered_flat_and_still_checked() -> None:
+    either = {
+        "type": "object",
+        "properties": {"mode": {"type": "string"}},
+        "required": ["mode"],
+        "oneOf": [
+            {"properties": {"city": {"type": "string"}}, "required": ["city"]},
+            {
+                "properties": {"lat": {"type": "number"}, "lon": {"type": "number"}},
+                "required": ["lat", "lon"],
+            },
+        ],
+    }
+    tool = mcp_tool(listed(schema=either), "w", "docs", never_called, timeout=5)
+    assert not {"oneOf", "anyOf", "allOf"} & set(tool.parameters)  # Anthropic refuses them
+    assert set(tool.parameters["properties"]) == {"mode", "city", "lat", "lon"}
+    assert tool.parameters["required"] == ["mode"]
+    assert to_anthropic(tool)["input_schema"] == tool.parameters
+    good = ToolCall(id="1", name="w", arguments='{"mode": "m", "city": "Perth"}')
+    assert parse_arguments(tool, good) == {"mode": "m", "city": "Perth"}
+    with pytest.raises(ArgumentsError):  # matches no branch: the server's schema decides
+        parse_arguments(tool, ToolCall(id="2", name="w", arguments='{"mode": "m"}'))
+
+
 def test_an_invalid_schema_checks_nothing_and_leaves_it_to_the_server() -> None:
     broken = listed(schema={"type": "object", "properties": {"q": {"type": 12}}})
     tool = mcp_tool(broken, "s", "docs", never_called, timeout=5)

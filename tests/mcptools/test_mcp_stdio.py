@@ -207,3 +207,29 @@ def test_a_url_s_query_values_and_password_are_masked_wherever_shown() -> None:
         "failed: http://127.0.0.1:1/mcp?api_key=***"
     )
     assert "pa55word-xyz" not in server.mask("auth pa55word-xyz refused")
+
+
+async def test_a_server_that_prints_to_stdout_works_and_puts_no_traceback_on_the_terminal(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="llmgine.mcp.sdk")  # a CLI test may have raised it
+    terminal: list[logging.LogRecord] = []  # what reaches the root logger's handlers
+    root_handler = logging.Handler()
+    root_handler.emit = terminal.append  # type: ignore[method-assign]
+    logging.getLogger().addHandler(root_handler)
+    banner = (
+        "print('Welcome to my server!', flush=True); import runpy; "
+        f"runpy.run_path({str(DEMO)!r}, run_name='__main__')"
+    )
+    server = MCPServer.stdio(sys.executable, ["-c", banner], connect_timeout=60, name="banner")
+    manager = ToolManager()
+    try:
+        await manager.add_mcp_server(server)
+        added = await manager.execute_tool_call(call("add", '{"a": 1, "b": 2}'))
+    finally:
+        await manager.close()
+        logging.getLogger().removeHandler(root_handler)
+    assert not added.is_error and added.value == {"total": 3}
+    assert [r for r in terminal if r.name.startswith("mcp") or r.exc_info] == []
+    said = [r.getMessage() for r in terminal if r.name == "llmgine.mcp.sdk"]
+    assert said and "\n" not in said[0]  # one line, at INFO, in LLMgine's MCP log

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from llmgine._version import __version__
 from llmgine.errors import ConfigurationError, MCPServerError
+from llmgine.observability.redaction import default_redactor
 from llmgine.tools.mcp.stderr import StderrPump
 
 __all__ = [
@@ -33,6 +34,33 @@ __all__ = [
 ]
 
 logger = logging.getLogger("llmgine.mcp")
+
+
+class _SDKLog(logging.Handler):
+    """The MCP SDK's client log records, as one line each in ``llmgine.mcp.sdk`` (INFO).
+
+    The SDK logs a server's stray stdout line (not JSON-RPC) or an HTTP
+    error at ERROR, with a traceback; on a terminal that would cover the
+    CLI's screen for something the call's own error already says.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None:
+            text += f" ({type(error).__name__}: {' '.join(str(error).split())[:300]})"
+        logging.getLogger("llmgine.mcp.sdk").info("%s", default_redactor().redact_text(text))
+
+
+def _route_sdk_logs() -> None:
+    """Send the SDK client's log records to :class:`_SDKLog` (once)."""
+    sdk = logging.getLogger("mcp.client")
+    if not any(isinstance(handler, _SDKLog) for handler in sdk.handlers):
+        sdk.addHandler(_SDKLog())
+        sdk.propagate = False
+
+
+_route_sdk_logs()
 
 MISSING_EXTRA = (
     'MCP servers need the "mcp" extra: pip install -e ".[mcp]" in your LLMgine checkout '

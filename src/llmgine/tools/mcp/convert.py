@@ -90,6 +90,41 @@ def normalized_schema(schema: Any) -> dict[str, Any]:
     return out
 
 
+_COMBINATORS = ("anyOf", "oneOf", "allOf")
+
+
+def provider_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` as the providers take it: no ``anyOf``/``oneOf``/``allOf`` at its root.
+
+    Anthropic refuses a tool whose ``input_schema`` has them at the top level
+    (many MCP servers' do), which would fail every turn. The branches'
+    properties are merged into one object; a property is required when every
+    branch of ``anyOf``/``oneOf``, or any of ``allOf``, requires it. Calls are
+    still checked against the server's schema as it is.
+    """
+    if not any(key in schema for key in _COMBINATORS):
+        return schema
+    out = {key: value for key, value in schema.items() if key not in _COMBINATORS}
+    properties = dict(out.get("properties") or {})
+    required = list(out.get("required") or [])
+    for key in _COMBINATORS:
+        branches = [b for b in schema.get(key) or [] if isinstance(b, dict)]
+        for branch in branches:
+            for name, sub in (branch.get("properties") or {}).items():
+                properties.setdefault(name, sub)
+        wanted = [list(b.get("required") or []) for b in branches]
+        if key == "allOf":
+            names = [name for names in wanted for name in names]
+        else:
+            names = [n for n in (wanted[0] if wanted else []) if all(n in w for w in wanted)]
+        required += [name for name in names if name not in required]
+    out["type"] = "object"
+    out["properties"] = properties
+    if required:
+        out["required"] = [name for name in required if name in properties]
+    return out
+
+
 def schema_validator(tool_name: str, schema: dict[str, Any]) -> Callable[..., dict[str, Any]]:
     """A validator of a call's arguments against ``schema`` (JSON Schema, 2020-12 by default).
 
@@ -204,7 +239,8 @@ def mcp_tool(
         mask: Masks the server's secrets in what the model reads.
     """
     original = str(listed.name)
-    parameters = normalized_schema(getattr(listed, "input_schema", None))
+    checked = normalized_schema(getattr(listed, "input_schema", None))
+    parameters = provider_schema(checked)
     description = (
         (getattr(listed, "description", None) or "").strip()
         or (getattr(listed, "title", None) or "").strip()
@@ -236,7 +272,7 @@ def mcp_tool(
         ),
         strict=fits_openai_strict(parameters),
         server=server_name,
-        validator=schema_validator(offered_name, parameters),
+        validator=schema_validator(offered_name, checked),  # the server's own rules
     )
 
 
