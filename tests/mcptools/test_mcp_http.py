@@ -103,3 +103,32 @@ async def test_a_server_that_went_away_gives_errors_the_model_can_read() -> None
     assert remote.url in again.content and "echo was not run" in again.content
     statuses = [e.status for e in events.events_of_type(MCPServerStatusEvent)]
     assert statuses[:3] == ["connected", "disconnected", "failed"]
+
+
+async def test_a_url_that_never_answers_fails_at_its_connect_timeout() -> None:
+    """A port that accepts and never speaks: the error comes at the timeout, not 10 s later."""
+    from llmgine.errors import MCPServerError
+
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)  # held open, never answered
+
+    listener = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    manager = ToolManager()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        with pytest.raises(MCPServerError, match="did not finish starting within 1 s") as caught:
+            await manager.add_mcp_server(
+                MCPServer.http(f"http://127.0.0.1:{port}/mcp", connect_timeout=1.0)
+            )
+        took = loop.time() - started
+    finally:
+        await manager.close()
+        for writer in accepted:
+            writer.close()
+        listener.close()
+    assert "check the URL" in str(caught.value)
+    assert took < 8  # generous on a busy machine; it was the timeout plus a 10 s grace

@@ -175,11 +175,20 @@ class MCPConnection:
             async with asyncio.timeout(connect_timeout):
                 await self._ready.wait()
         except TimeoutError:
-            await self.stop()
+            # Still in its handshake, the owner never looks at the stop flag: cancel it now
+            # rather than wait out the stop grace as well.
+            self._stop.set()
+            self._task.cancel()
+            await asyncio.wait({self._task}, timeout=_STOP_GRACE)
+            hint = (
+                "check the URL and that the server answers MCP there"
+                if self.spec.kind == "http"
+                else "check that it runs on its own"
+            )
             raise MCPServerError(
                 f"MCP server {self._who()} did not finish starting within "
-                f"{connect_timeout:g} s{self._printed()}; check that it runs on its own, or "
-                "give it more time (timeout=)"
+                f"{connect_timeout:g} s{self._printed()}; {hint}, or give it more time "
+                "(connect_timeout=)"
             ) from None
         except BaseException:  # cancelled while starting: the owner cleans up by itself
             self._stop.set()
