@@ -132,3 +132,36 @@ async def test_a_url_that_never_answers_fails_at_its_connect_timeout() -> None:
         listener.close()
     assert "check the URL" in str(caught.value)
     assert took < 8  # generous on a busy machine; it was the timeout plus a 10 s grace
+
+
+@pytest.mark.parametrize(("status", "says"), [(401, "check its headers"), (404, "URL's path")])
+async def test_an_http_error_says_its_status_and_what_to_check(status: int, says: str) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from llmgine.errors import MCPServerError
+
+    class Refusing(BaseHTTPRequestHandler):
+        def _refuse(self) -> None:
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_GET = do_POST = do_DELETE = _refuse
+
+        def log_message(self, format: str, *args: object) -> None:  # quiet
+            return None
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    manager = ToolManager()
+    try:
+        with pytest.raises(MCPServerError) as caught:
+            await manager.add_mcp_server(
+                MCPServer.http(f"http://127.0.0.1:{httpd.server_port}/mcp", connect_timeout=20)
+            )
+    finally:
+        await manager.close()
+        httpd.shutdown()
+        httpd.server_close()
+    assert f"HTTP {status}" in str(caught.value) and says in str(caught.value)

@@ -149,6 +149,8 @@ class MCPConnection:
         self._task: asyncio.Task[None] | None = None
         self._helpers: set[asyncio.Task[Any]] = set()
         self._pump: StderrPump | None = None
+        #: The last HTTP error status the server answered (``"HTTP 401 Unauthorized"``).
+        self.http_error: str | None = None
 
     @property
     def alive(self) -> bool:
@@ -199,8 +201,26 @@ class MCPConnection:
             verb = "reached" if self.spec.kind == "http" else "started"
             raise MCPServerError(
                 f"MCP server {self._who()} could not be {verb}: {_describe(self.failure)}"
-                f"{self._printed()}"
+                f"{self._http_hint()}{self._printed()}"
             ) from self.failure
+
+    async def _saw_response(self, response: Any) -> None:
+        """Keep an HTTP server's error status: the SDK's own error does not say it."""
+        if response.status_code >= 400:
+            self.http_error = f"HTTP {response.status_code} {response.reason_phrase}".strip()
+
+    def _http_hint(self) -> str:
+        status = self.http_error
+        if status is None:
+            return ""
+        code = status.split()[1]
+        advice = {
+            "401": ": check its headers (Authorization)",
+            "403": ": check its headers (Authorization)",
+            "404": ": check the URL's path (MCP servers often answer at /mcp)",
+            "405": ": is this an MCP (streamable HTTP) endpoint?",
+        }.get(code, "")
+        return f" (the server answered {status}{advice})"
 
     def _who(self) -> str:
         return f"{self.name} ({self.label})" if self.label else self.name
@@ -275,7 +295,11 @@ class MCPConnection:
             # No HTTP read timeout: a listen stream stays open for long; every
             # request has the SDK's read timeout instead.
             http = await stack.enter_async_context(
-                httpx2.AsyncClient(headers=spec.headers, timeout=httpx2.Timeout(30.0, read=None))
+                httpx2.AsyncClient(
+                    headers=spec.headers,
+                    timeout=httpx2.Timeout(30.0, read=None),
+                    event_hooks={"response": [self._saw_response]},
+                )
             )
             target = streamable_http_client(spec.url, http_client=http)
         else:
