@@ -91,6 +91,18 @@ def test_chat_without_a_worker_says_so(redis_server, tmp_path) -> None:
     assert "Traceback" not in answer.stderr
 
 
+def chat_without_redis(tmp_path, *options: str) -> subprocess.CompletedProcess[str]:
+    """``chat --redis`` at a port where no Redis is, with ``options``: refused before it looks."""
+    return subprocess.run(
+        [LLMGINE, "chat", "--redis", "redis://127.0.0.1:1/0", *options, "--prompt", "x"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env=env(tmp_path),
+    )
+
+
 @pytest.mark.parametrize(
     ("options", "named"),
     [
@@ -101,14 +113,7 @@ def test_chat_without_a_worker_says_so(redis_server, tmp_path) -> None:
     ],
 )
 def test_chat_with_redis_refuses_the_workers_options(tmp_path, options, named) -> None:
-    answer = subprocess.run(
-        [LLMGINE, "chat", "--redis", "redis://127.0.0.1:1/0", *options, "--prompt", "x"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-        env=env(tmp_path),
-    )
+    answer = chat_without_redis(tmp_path, *options)
     assert answer.returncode == 2
     assert answer.stderr.startswith(f"error: {named}: with --redis the workers choose")
     assert "pass them to `llmgine worker`" in answer.stderr
@@ -117,14 +122,7 @@ def test_chat_with_redis_refuses_the_workers_options(tmp_path, options, named) -
 
 @pytest.mark.parametrize("options", [["--continue"], ["--conversation", "abc"], ["--db", "x.db"]])
 def test_chat_with_redis_refuses_stored_conversations(tmp_path, options) -> None:
-    answer = subprocess.run(
-        [LLMGINE, "chat", "--redis", "redis://127.0.0.1:1/0", *options, "--prompt", "x"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-        env=env(tmp_path),
-    )
+    answer = chat_without_redis(tmp_path, *options)
     assert answer.returncode == 2
     assert answer.stderr == (
         f"error: {options[0]}: with --redis a worker keeps each session's conversation in "
