@@ -48,6 +48,7 @@ def build_server(log_level: str = "INFO", server_class: type[MCPServer] = MCPSer
     @server.tool()
     async def slow(seconds: float) -> str:
         """Answer after some seconds."""
+        print(f"slow started for {seconds:g} s", file=sys.stderr, flush=True)
         await asyncio.sleep(seconds)
         return "done"
 

@@ -129,12 +129,26 @@ async def test_a_hung_call_times_out_and_the_server_keeps_answering(shared: Shar
 
 
 @module_loop
-async def test_a_crashed_server_is_restarted_on_the_next_call(shared: Shared) -> None:
+async def test_a_server_that_crashes_during_a_call_is_restarted_on_the_next(
+    shared: Shared,
+) -> None:
     first = (await shared.manager.execute_tool_call(call("pid"))).value["result"]
+    log = logging.getLogger("llmgine.mcp.demo")
+    started = Waiter("slow started")
+    log.addHandler(started)
+    log.setLevel(logging.INFO)
+    try:
+        running = asyncio.create_task(
+            shared.manager.execute_tool_call(call("slow", '{"seconds": 60}'))
+        )
+        assert await asyncio.to_thread(started.seen.wait, 30)  # the call reached the server
+    finally:
+        log.removeHandler(started)
+        log.setLevel(logging.NOTSET)
     os.kill(first, signal.SIGKILL)
-    failed = await shared.manager.execute_tool_call(call("pid"))
+    failed = await running
     assert failed.is_error
-    assert "stopped during the call to pid" in failed.content
+    assert "stopped during the call to slow" in failed.content
     assert "restarted for the next call" in failed.content
     again = await shared.manager.execute_tool_call(call("pid"))
     assert not again.is_error and again.value["result"] != first
@@ -144,6 +158,24 @@ async def test_a_crashed_server_is_restarted_on_the_next_call(shared: Shared) ->
     restarted = shared.events.events_of_type(MCPServerStatusEvent)[-1]
     assert restarted.server == "demo" and "add" in restarted.tools
     assert SECRET not in restarted.detail
+
+
+@module_loop
+async def test_a_server_that_crashed_while_idle_is_restarted_for_the_next_call(
+    shared: Shared,
+) -> None:
+    first = (await shared.manager.execute_tool_call(call("pid"))).value["result"]
+    os.kill(first, signal.SIGKILL)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while shared.server.connected:  # its stderr closes once the process is gone
+        assert loop.time() < deadline, "the crash was never noticed"
+        await asyncio.sleep(0.02)
+    again = await shared.manager.execute_tool_call(call("pid"))
+    assert not again.is_error and again.value["result"] != first  # no failed call first
+    assert shared.statuses()[-2:] == ["disconnected", "restarted"]
+    down = shared.events.events_of_type(MCPServerStatusEvent)[-2]
+    assert "its process exited" in down.detail
 
 
 async def test_shutdown_from_another_task_leaves_no_process_and_no_error(

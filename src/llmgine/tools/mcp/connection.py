@@ -154,8 +154,15 @@ class MCPConnection:
 
     @property
     def alive(self) -> bool:
-        """Connected, and the owner task still holds the connection."""
-        return self.client is not None and self._task is not None and not self._task.done()
+        """Connected, the owner task still holds the connection, and a stdio server runs."""
+        if self.client is None or self._task is None or self._task.done():
+            return False
+        return not self.exited  # a stdio server that exited while idle (the owner cannot tell)
+
+    @property
+    def exited(self) -> bool:
+        """A stdio server's process has exited (its stderr closed)."""
+        return self._pump is not None and self._pump.ended.is_set()
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -254,6 +261,8 @@ class MCPConnection:
         try:
             async with contextlib.AsyncExitStack() as stack:
                 client = await self._open(stack)
+                if self._pump is not None:  # the child has its own: EOF once it exits
+                    self._pump.close_writer()
                 self.client = client
                 info = client.server_info
                 self.server_name = getattr(info, "name", None) or None

@@ -419,7 +419,9 @@ class MCPServer:
 def connection_failure(connection: MCPConnection) -> str:
     """Why a connection ended by itself."""
     failure = connection.failure
-    return str(failure) if failure else "the connection ended"
+    if failure:
+        return str(failure)
+    return "its process exited" if connection.exited else "the connection ended"
 
 
 def _default_name(spec: TransportSpec) -> str:

@@ -26,6 +26,8 @@ class StderrPump:
         self._reader = os.fdopen(read_fd, "r", errors="replace")
         self.tail: deque[str] = deque(maxlen=12)
         self._mask = mask or (lambda line: line)  # the server's secrets never reach a log
+        #: Set once the server's stderr is closed: it has exited (once our copy is closed).
+        self.ended = threading.Event()
         self._log = logging.getLogger(f"llmgine.mcp.{name}")
         self._thread = threading.Thread(target=self._run, name=f"llmgine-mcp-{name}", daemon=True)
         self._thread.start()
@@ -40,6 +42,7 @@ class StderrPump:
         except (OSError, ValueError):  # closed under the read at exit
             pass
         finally:
+            self.ended.set()
             with contextlib.suppress(OSError):
                 self._reader.close()
 
