@@ -4,7 +4,8 @@ Handles the commands of dist_messages, records what it received in Redis, and
 prints ``ready`` once attached. Options: ``--claim-after S``,
 ``--max-deliveries N``, ``--node-grace S``, ``--session ID`` (SessionOnly's
 session), ``--root-session-only`` (SessionOnly in ROOT too), ``--no-commands``,
-``--ping`` (execute a Ping, served by another node, before saying ``ready``).
+``--ping`` (execute a Ping, served by another node, before saying ``ready``),
+``--sticky`` (Turn in ROOT: the first turn of a session registers a handler in it).
 """
 
 from __future__ import annotations
@@ -16,7 +17,18 @@ import signal
 import sys
 import time
 
-from dist_messages import Echo, Note, Ping, Poison, SessionOnly, Slow, Tick, Traced, TracedEvent
+from dist_messages import (
+    Echo,
+    Note,
+    Ping,
+    Poison,
+    SessionOnly,
+    Slow,
+    Tick,
+    Traced,
+    TracedEvent,
+    Turn,
+)
 
 from llmgine import CommandResult, MessageBus
 from llmgine.distributed import RedisTransport
@@ -35,6 +47,7 @@ async def main() -> None:
     parser.add_argument("--root-session-only", action="store_true")
     parser.add_argument("--no-commands", action="store_true")
     parser.add_argument("--ping", action="store_true")
+    parser.add_argument("--sticky", action="store_true")
     args = parser.parse_args()
     record = connect(args.url)  # with the transport's retries: it outlives a Redis restart
     ns = args.namespace
@@ -75,6 +88,14 @@ async def main() -> None:
             line = f"Note:{event.event_id}:{event.text}"
         await record.rpush(f"{ns}:test:got:{node}", line)
 
+    async def turn(cmd: Turn) -> str:
+        # As `llmgine worker`: the node that answers a session first keeps it.
+        if (Turn, cmd.session_id) not in bus.command_routes():
+            bus.register_command_handler(Turn, turn, session_id=cmd.session_id)
+        return node
+
+    if args.sticky:
+        bus.register_command_handler(Turn, turn)
     if not args.no_commands:
         bus.register_command_handler(Echo, echo)
         bus.register_command_handler(Slow, slow)

@@ -6,7 +6,7 @@ import asyncio
 import time
 
 import orjson
-from dist_messages import Echo, Poison, SessionOnly, Slow, Traced, TracedEvent
+from dist_messages import Echo, Poison, SessionOnly, Slow, Traced, TracedEvent, Turn
 
 from conftest import apoll
 from llmgine import MessageBus
@@ -293,3 +293,21 @@ async def test_concurrent_calls_from_one_node_each_get_their_own_result(
         assert result.success and result.result.startswith(f"{command.text} from w")
     again = await bus.execute(Echo("after"))  # the reader went back to sleep; the next call reads
     assert again.result.startswith("after from w")
+
+
+async def test_back_to_back_turns_of_a_session_stay_on_the_worker_that_took_it(
+    bus: MessageBus, redis_server, workers, ns
+) -> None:
+    """The worker that answers a session's first turn keeps it (its engine has the
+    history): the next turns, sent the moment a result arrives, go to it."""
+    workers.start("w1", "w2", sticky=True)
+    await bus.attach(caller(redis_server.url, ns))
+    served: dict[str, list[str]] = {}
+    for n in range(10):
+        session = f"conversation-{n}"
+        for _ in range(3):
+            result = await bus.execute(Turn(session_id=session))
+            assert result.success, result.error
+            served.setdefault(session, []).append(result.result)
+    split = {session: nodes for session, nodes in served.items() if len(set(nodes)) > 1}
+    assert split == {}

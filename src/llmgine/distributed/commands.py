@@ -116,7 +116,11 @@ class CommandCaller:
                 if nodes & alive:
                     target = t.keys.commands(name)
                     break
-        self._routes[key] = (target, time.monotonic() + _ROUTE_TTL)
+        if not by_session or (target is not None and t.keys.is_inbox(target)):
+            # A session's command sent to its type's stream is not cached: the node that
+            # runs it may take the session (its engine keeps the conversation), and the
+            # next turn must go to that node's inbox, not to any node.
+            self._routes[key] = (target, time.monotonic() + _ROUTE_TTL)
         return target
 
     async def execute(self, command: Command) -> CommandResult:

@@ -140,6 +140,7 @@ class RedisTransport:
         self._tasks: list[asyncio.Task[None]] = []
         self.served_types: set[str] = set()  # command types with a ROOT handler here
         self.session_routes: set[tuple[str, str]] = set()  # (session, type) handled here
+        self.unannounced_routes: set[tuple[str, str]] = set()  # not yet written to Redis
         self._halted: set[str] = set()
         self._nogroup_warned = False
         self._no_script: type[Exception] = Exception  # redis-py's NoScriptError once attached
@@ -280,9 +281,13 @@ class RedisTransport:
         served = {t._message_type for t, session in routes if session == ROOT}
         self.served_types = served
         self.worker.serve(sorted(served))
-        self.session_routes = {
+        session_routes = {
             (session, t._message_type) for t, session in routes if session not in (ROOT, GLOBAL)
         }
+        self.unannounced_routes = (self.unannounced_routes & session_routes) | (
+            session_routes - self.session_routes
+        )
+        self.session_routes = session_routes
         self.nodes.wake.set()
 
     # -- helpers the commands and events use --------------------------------------

@@ -120,7 +120,9 @@ class CommandWorker:
             return
         if t.events.outbox:
             await t.events.flush()  # the command's events before its result
-        await self.finish(stream, entry_id, fields, encode_result(result), command_id)
+        await self.finish(
+            stream, entry_id, fields, encode_result(result), command_id, command.session_id
+        )
 
     async def begin(self, command_id: str) -> list[str]:
         """``["done", result]``, ``["run"]`` (the lease is ours) or ``["busy"]``."""
@@ -153,10 +155,20 @@ class CommandWorker:
         return failed_result(command.command_id, session, error)
 
     async def finish(
-        self, stream: str, entry_id: str, fields: dict[str, str], result: str, command_id: str
+        self,
+        stream: str,
+        entry_id: str,
+        fields: dict[str, str],
+        result: str,
+        command_id: str,
+        session: str | None = None,
     ) -> None:
         """The finish script: store the result once, reply, ack and delete the entry.
 
+        A handler the command registered in its ``session`` (a worker keeps the
+        session's engine) is written to ``route:{session}`` first, in the same
+        round trip: the caller's next command of the session, sent as soon as
+        this result arrives, goes to this node (not to the next heartbeat's).
         Retried through connection errors until Redis takes it or the transport closes.
         """
         t = self.t
@@ -176,7 +188,22 @@ class CommandWorker:
             t.events.last_sent,
             fields.get("origin", ""),
         ]
-        await t.call(t.run_script, "finish", keys, args)
+        routes = (
+            [name for owned, name in t.unannounced_routes if owned == session] if session else []
+        )
+        if not routes or session is None:
+            await t.call(t.run_script, "finish", keys, args)
+            return
+        route = t.keys.route(session)
+
+        def build(pipe: Any) -> None:
+            for name in routes:
+                pipe.hset(route, name, t.node)
+            pipe.pexpire(route, int(t.liveness_ttl * 4000))  # as the heartbeat's
+            t.queue_script(pipe, "finish", keys, args)
+
+        await t.call(t.pipelined, build)
+        t.unannounced_routes.difference_update((session, name) for name in routes)
 
     async def forward(
         self, stream: str, entry_id: str, target: str, fields: dict[str, str], command_id: str
