@@ -166,3 +166,49 @@ async def test_a_worker_shares_what_a_front_end_shows(bus, redis_server, tmp_pat
         worker.terminate()
         assert worker.wait(30) == 0
         worker.communicate()
+
+
+def run_cli(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [LLMGINE, *args, "--log-dir", str(tmp_path / "logs")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env=env(tmp_path),
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (
+            ["worker", "--engine", "single_pass", "--tools", "tools/weather.py", "--model", "demo"],
+            "error: --tools: only --engine tool_chat offers tools (not single_pass)",
+        ),
+        (["worker", "--claim-after", "nan", "--model", "demo"], "claim_after must be a finite"),
+        (["worker", "--claim-after", "inf", "--model", "demo"], "claim_after must be a finite"),
+        (["chat", "--prompt", "hi", "--database", "99"], "has no such database"),
+    ],
+)
+def test_expected_failures_are_one_line_and_exit_2(redis_server, tmp_path, args, said) -> None:
+    if "--database" in args:  # the URL's database number, past the server's 16
+        args = [a for a in args if a not in ("--database", "99")]
+        url = f"redis://127.0.0.1:{redis_server.port}/99"
+    else:
+        url = redis_server.url
+    answer = run_cli([*args, "--redis", url], tmp_path)
+    assert answer.returncode == 2, answer.stderr
+    assert "Traceback" not in answer.stderr
+    lines = answer.stderr.strip().splitlines()
+    assert len(lines) == 1 and said in lines[0], answer.stderr
+
+
+def test_chat_with_a_password_in_its_url_never_prints_it(tmp_path) -> None:
+    from redis_server import free_port
+
+    url = f"redis://:s3cretpw@127.0.0.1:{free_port()}/0?password=s3cretpw"
+    answer = run_cli(["chat", "--redis", url, "--prompt", "hi"], tmp_path)
+    assert answer.returncode == 2
+    assert "cannot reach Redis at redis://:***@127.0.0.1:" in answer.stderr
+    assert "s3cretpw" not in answer.stderr + answer.stdout

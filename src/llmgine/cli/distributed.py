@@ -144,6 +144,12 @@ async def _serve(args: argparse.Namespace) -> int:
     from llmgine.distributed import RedisTransport
 
     engine_type = _engines()[args.engine]
+    if args.tools and args.engine != "tool_chat":
+        print(
+            f"error: --tools: only --engine tool_chat offers tools (not {args.engine})",
+            file=sys.stderr,
+        )
+        return 2
     try:
         model = get_model(args.model) if args.model else default_model()[0]
         app = cli_application(f"worker-{args.engine}", args.log_dir)
@@ -213,7 +219,7 @@ def run_worker(args: argparse.Namespace) -> int:
 
 
 async def _chat(args: argparse.Namespace, prompt: str | None) -> int:
-    from llmgine.distributed import RedisTransport
+    from llmgine.distributed import RedisTransport, masked_url
     from llmgine.engines.tool_chat_engine import ToolChatEngineCommand, ToolChatEngineStatusEvent
 
     try:
@@ -239,7 +245,7 @@ async def _chat(args: argparse.Namespace, prompt: str | None) -> int:
         watch_connection(bus, cli.notice)
         cli.engine_command = ToolChatEngineCommand  # handled by a worker, not here
         cli.register_loading_event(ToolChatEngineStatusEvent)
-        cli.notice(f"connected to {args.redis}: the workers answer")
+        cli.notice(f"connected to {masked_url(args.redis)}: the workers answer")
         await cli.main()
         return 0
     finally:

@@ -25,8 +25,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import math
 import os
-import re
 import socket
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from typing import Any, Literal, TypeVar
@@ -35,12 +35,20 @@ from llmgine.bus.transport import TransportStatusEvent
 from llmgine.distributed import scripts
 from llmgine.distributed.cancel import Cancels
 from llmgine.distributed.commands import CommandCaller
-from llmgine.distributed.connection import Backoff, connect, is_connection_error, is_nogroup
+from llmgine.distributed.connection import (
+    Backoff,
+    attach_error,
+    connect,
+    is_connection_error,
+    is_nogroup,
+    masked_url,
+    probe,
+)
 from llmgine.distributed.events import EventRelay
 from llmgine.distributed.keys import GROUP, Keys
 from llmgine.distributed.nodes import NodeKeeper
 from llmgine.distributed.worker import CommandWorker
-from llmgine.errors import BusError, ConfigurationError, TransportError
+from llmgine.errors import BusError, ConfigurationError, LLMgineError
 from llmgine.messages.base import GLOBAL, ROOT
 from llmgine.messages.commands import Command, CommandResult
 from llmgine.messages.events import Event, ScheduledEvent
@@ -53,9 +61,14 @@ logger = logging.getLogger("llmgine.distributed")
 T = TypeVar("T")
 
 
-def masked_url(url: str) -> str:
-    """``url`` with its password masked (for log lines, errors and pages)."""
-    return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url)
+def _positive(seconds: object) -> bool:
+    """Whether ``seconds`` is a finite number > 0 (not nan, not inf, not a bool)."""
+    return (
+        isinstance(seconds, int | float)
+        and not isinstance(seconds, bool)
+        and math.isfinite(seconds)
+        and seconds > 0
+    )
 
 
 class RedisTransport:
@@ -100,14 +113,21 @@ class RedisTransport:
         result_ttl: int = 3600,
         node_grace: float = 3600.0,
     ) -> None:
-        if claim_after <= 0:
-            raise ConfigurationError(f"claim_after must be > 0 seconds, got {claim_after!r}")
-        if command_timeout is not None and command_timeout <= 0:
-            raise ConfigurationError(f"command_timeout must be > 0 or None, got {command_timeout}")
+        if not _positive(claim_after):
+            raise ConfigurationError(
+                f"claim_after must be a finite number of seconds > 0, got {claim_after!r}"
+            )
+        if command_timeout is not None and not _positive(command_timeout):
+            raise ConfigurationError(
+                f"command_timeout must be a finite number of seconds > 0 or None, "
+                f"got {command_timeout!r}"
+            )
         if max_deliveries < 1:
             raise ConfigurationError(f"max_deliveries must be >= 1, got {max_deliveries!r}")
-        if node_grace <= 0:
-            raise ConfigurationError(f"node_grace must be > 0 seconds, got {node_grace!r}")
+        if not _positive(node_grace):
+            raise ConfigurationError(
+                f"node_grace must be a finite number of seconds > 0, got {node_grace!r}"
+            )
         if events != "all":
             bad = [e for e in events if not (isinstance(e, type) and issubclass(e, Event))]
             if bad or isinstance(events, str):
@@ -160,22 +180,25 @@ class RedisTransport:
         """Connect, announce this node and start its loops.
 
         Raises:
-            TransportError: Redis cannot be reached (after the client's retries).
+            TransportError: Redis cannot be reached, wants a password, or refused
+                (one line, the URL's password masked; nothing is left attached).
             ConfigurationError: redis-py is missing, or the URL is not a Redis URL.
         """
         if self.bus is not None:
             raise BusError(f"{self!r} is attached already; a transport serves one bus")
+        await probe(self.url)  # a wrong URL or password: one clear error in seconds
         self.redis = connect(self.url)
         try:
-            await self.redis.ping()
-        except Exception as exc:
-            await self.redis.aclose()
-            if is_connection_error(exc):
-                raise TransportError(
-                    f"cannot reach Redis at {masked_url(self.url)}: {exc}; start redis-server "
-                    "or pass the right URL"
-                ) from exc
+            await self._start_node(bus)
+        except BaseException as exc:
+            await self._abandon()
+            if isinstance(exc, Exception) and not isinstance(exc, LLMgineError):
+                raise attach_error(self.url, exc) from exc
             raise
+        logger.info("Attached to Redis at %s as node %s", masked_url(self.url), self.node)
+
+    async def _start_node(self, bus: Any) -> None:
+        """Attach's work once connected: groups, the announcement, the loops."""
         self.connected = True
         self.bus = bus
         self.closing = False
@@ -205,7 +228,19 @@ class RedisTransport:
             self._start("llmgine-redis-events-out", self.events.send_batch)
             self._start("llmgine-redis-events-in", self.events.read)
             self._start("llmgine-redis-schedule", self.events.move_due)
-        logger.info("Attached to Redis at %s as node %s", masked_url(self.url), self.node)
+
+    async def _abandon(self) -> None:
+        """Undo a failed attach: no loop left running, the client closed, not attached."""
+        self.closing = True
+        await self._halt({task.get_name() for task in self._tasks})
+        self._tasks.clear()
+        try:
+            await self.redis.aclose()
+        except Exception as exc:
+            logger.debug("could not close the Redis client: %s", exc)
+        self.bus = None
+        self.connected = False
+        self._groups.clear()
 
     async def detach(self) -> None:
         """Finish running commands (5 s at most), send queued events, leave, disconnect."""
