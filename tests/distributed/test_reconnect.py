@@ -9,13 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from dist_messages import Echo, Slow
 from redis_server import RedisServer
 
 from conftest import Workers, apoll
 from llmgine import Event, MessageBus
 from llmgine.cli.distributed import watch_connection
-from llmgine.distributed import RedisTransport, TransportError, TransportStatusEvent
+from llmgine.distributed import Keys, RedisTransport, TransportError, TransportStatusEvent
 
 
 @pytest.fixture
@@ -65,6 +66,33 @@ async def test_nodes_recreate_their_groups_after_redis_lost_its_data(
         await bus.detach()
     finally:
         group.close()
+
+
+async def test_a_running_commands_claims_survive_a_data_loss_without_a_traceback(
+    bus: MessageBus, volatile_server, ns
+) -> None:
+    """The claims loop renews in a pipeline, where a missing group's error reads
+    'Command # 1 (XCLAIM ...) of pipeline caused error: NOGROUP ...': still the
+    missing-groups case (one warning), not an unexpected error logged with its
+    traceback on every tick."""
+    group = Workers(volatile_server.url, ns)
+    try:
+        group.start("w1", claim_after=0.5)
+        await bus.attach(RedisTransport(volatile_server.url, node="caller", namespace=ns))
+        command = Slow(seconds=3.0)  # a dozen claim renewals
+        task = asyncio.create_task(bus.execute(command))
+        record = redis.Redis.from_url(volatile_server.url, decode_responses=True)
+        await apoll(lambda: record.exists(Keys(ns).lease(command.command_id)), what="its start")
+        volatile_server.kill()
+        volatile_server.start()  # empty: the claims loop's XCLAIM meets no group
+        result = await asyncio.wait_for(task, 60)
+        assert result.success, result.error
+        record.close()
+    finally:
+        group.close()
+    log = group.stderr_of("w1")
+    assert "Traceback" not in log, log
+    assert "keep_claims" not in log and "llmgine-redis-claims" not in log, log
 
 
 async def test_detach_is_prompt_and_leaves_no_task(bus: MessageBus, redis_server, ns) -> None:

@@ -209,10 +209,14 @@ def is_connection_error(exc: BaseException) -> bool:
 
 
 def is_nogroup(exc: BaseException) -> bool:
-    """True for the error of a consumer group (or its stream) that does not exist."""
+    """True for the error of a consumer group (or its stream) that does not exist.
+
+    In a pipeline the error reads ``Command # 1 (XCLAIM ...) of pipeline caused
+    error: ("NOGROUP ...")``: the code is looked for anywhere in the text.
+    """
     from redis.exceptions import ResponseError
 
-    return isinstance(exc, ResponseError) and str(exc).startswith("NOGROUP")
+    return isinstance(exc, ResponseError) and "NOGROUP" in str(exc)
 
 
 class Backoff:
