@@ -95,6 +95,47 @@ async def test_a_running_commands_claims_survive_a_data_loss_without_a_traceback
     assert "keep_claims" not in log and "llmgine-redis-claims" not in log, log
 
 
+def in_frame(task: asyncio.Task[object], name: str) -> bool:
+    """Whether the coroutine ``name`` is in the chain ``task`` awaits right now."""
+    coro: object = task.get_coro()
+    while coro is not None:
+        code = getattr(coro, "cr_code", None)
+        if code is not None and code.co_name == name:
+            return True
+        coro = getattr(coro, "cr_await", None)
+    return False
+
+
+@pytest.mark.parametrize("stage", ["sending", "waiting"])
+async def test_execute_gives_up_when_redis_stays_down_for_outage_timeout(
+    bus: MessageBus, volatile_server, ns, stage
+) -> None:
+    """Down while the call reads its reply in the submit's round trip, or later
+    while it waits for the result: a failed result after outage_timeout, not a hang."""
+    group = Workers(volatile_server.url, ns)
+    try:
+        group.start("w1", claim_after=1.0)
+        transport = RedisTransport(
+            volatile_server.url + "?password=", node="caller", namespace=ns, outage_timeout=2.0
+        )
+        await bus.attach(transport)
+        command = Slow(seconds=600)
+        task = asyncio.create_task(bus.execute(command))
+        record = redis.Redis.from_url(volatile_server.url, decode_responses=True)
+        await apoll(lambda: record.exists(Keys(ns).lease(command.command_id)), what="its start")
+        record.close()
+        if stage == "waiting":  # the submit's blocking read (1 s) returned
+            await apoll(lambda: in_frame(task, "_wait"), what="the call waiting")
+        volatile_server.kill()  # and it stays down
+        result = await asyncio.wait_for(task, 60)  # command_timeout is None
+        assert not result.success
+        assert "gave up waiting for Slow: Redis at redis://127.0.0.1:" in (result.error or "")
+        assert "(outage_timeout=2; " in (result.error or "")
+        await bus.detach()
+    finally:
+        group.close()
+
+
 async def test_detach_is_prompt_and_leaves_no_task(bus: MessageBus, redis_server, ns) -> None:
     transport = RedisTransport(redis_server.url, node="caller", namespace=ns, events="all")
     await bus.attach(transport)

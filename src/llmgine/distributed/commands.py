@@ -35,7 +35,7 @@ import time
 from typing import Any
 
 from llmgine.distributed.codec import decode_result, encode_message, encode_result
-from llmgine.distributed.connection import is_connection_error
+from llmgine.distributed.connection import is_connection_error, masked_url
 from llmgine.distributed.keys import GROUP
 from llmgine.errors import SerializationError
 from llmgine.messages.base import GLOBAL, ROOT
@@ -130,7 +130,8 @@ class CommandCaller:
         command_id = command.command_id
         timeout = t.command_timeout
         deadline = None if timeout is None else time.monotonic() + timeout
-        submit_by = deadline or time.monotonic() + max(30.0, t.claim_after)
+        started = time.monotonic()
+        submit_by = min(deadline or float("inf"), time.monotonic() + t.outage_timeout)
         future: asyncio.Future[dict[str, str]] = asyncio.get_running_loop().create_future()
         self.waiting[command_id] = future  # before the submit: a fast reply is not missed
         try:
@@ -157,9 +158,7 @@ class CommandCaller:
                         raise
                     t.lost(exc)
                     if time.monotonic() > submit_by:
-                        return failed_result(
-                            command_id, command.session_id, f"could not send {name}: {exc}"
-                        )
+                        return self.unreachable(command, time.monotonic() - started, exc)
                     await asyncio.sleep(t.backoff_delay())
             if future.done():
                 reply: dict[str, str] | CommandResult = future.result()
@@ -255,6 +254,7 @@ class CommandCaller:
         name = type(command).__name__
         result_key = t.keys.result(command.command_id)
         last_served_check = time.monotonic()
+        outage_since: float | None = None  # Redis unreachable since (monotonic)
         while True:
             self.hand_over()
             wait = _CHECK_EVERY
@@ -269,6 +269,7 @@ class CommandCaller:
                 )
             try:
                 stored = await t.redis.get(result_key)  # a reply lost while disconnected
+                outage_since = None
                 if stored:
                     return {"result": stored, "events": ""}
                 if deadline is not None and time.monotonic() >= deadline:
@@ -284,12 +285,27 @@ class CommandCaller:
                 if not is_connection_error(exc):
                     raise
                 t.lost(exc)
-                if deadline is not None and time.monotonic() >= deadline:
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
                     return failed_result(
                         command.command_id,
                         command.session_id,
                         f"no answer to {name} within {t.command_timeout:g} s (Redis: {exc})",
                     )
+                if outage_since is None:
+                    outage_since = now
+                elif now - outage_since >= t.outage_timeout:
+                    return self.unreachable(command, now - outage_since, exc)
+
+    def unreachable(self, command: Command, seconds: float, exc: BaseException) -> CommandResult:
+        """The failed result of a call that gave up because Redis stayed unreachable."""
+        t = self.t
+        return failed_result(
+            command.command_id,
+            command.session_id,
+            f"gave up waiting for {type(command).__name__}: Redis at {masked_url(t.url)} was "
+            f"unreachable for {seconds:.0f} s (outage_timeout={t.outage_timeout:g}; {exc})",
+        )
 
     async def give_up(self, command: Command, error: str) -> CommandResult:
         """Store a failed result (unless a real one got there first); withdraw the entry."""

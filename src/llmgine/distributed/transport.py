@@ -93,6 +93,10 @@ class RedisTransport:
         max_events: Entries the events stream keeps (the catch-up window of
             a node that was down).
         result_ttl: Seconds a command's result is kept (its idempotency window).
+        outage_timeout: Most seconds ``execute`` keeps waiting while Redis
+            cannot be reached (it is down, or the network is): then its result
+            fails, saying so, whatever ``command_timeout`` is. The command may
+            still run once Redis is back; its result is stored as usual.
         node_grace: Seconds after a node's heartbeat expired before the live
             nodes remove what it left (its consumers, inbox, reply stream and
             events group). Be generous: a node paused for longer is taken
@@ -112,6 +116,7 @@ class RedisTransport:
         max_events: int = 10_000,
         result_ttl: int = 3600,
         node_grace: float = 3600.0,
+        outage_timeout: float = 60.0,
     ) -> None:
         if not _positive(claim_after):
             raise ConfigurationError(
@@ -127,6 +132,10 @@ class RedisTransport:
         if not _positive(node_grace):
             raise ConfigurationError(
                 f"node_grace must be a finite number of seconds > 0, got {node_grace!r}"
+            )
+        if not _positive(outage_timeout):
+            raise ConfigurationError(
+                f"outage_timeout must be a finite number of seconds > 0, got {outage_timeout!r}"
             )
         if events != "all":
             bad = [e for e in events if not (isinstance(e, type) and issubclass(e, Event))]
@@ -145,6 +154,7 @@ class RedisTransport:
         self.max_events = max_events
         self.result_ttl = result_ttl
         self.node_grace = float(node_grace)
+        self.outage_timeout = float(outage_timeout)
         self.keys = Keys(namespace)
         self.claim_ms = max(1, int(self.claim_after * 1000))
         self.lease_ms = self.claim_ms
