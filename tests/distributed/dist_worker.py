@@ -5,7 +5,8 @@ prints ``ready`` once attached. Options: ``--claim-after S``,
 ``--max-deliveries N``, ``--node-grace S``, ``--session ID`` (SessionOnly's
 session), ``--root-session-only`` (SessionOnly in ROOT too), ``--no-commands``,
 ``--ping`` (execute a Ping, served by another node, before saying ``ready``),
-``--sticky`` (Turn in ROOT: the first turn of a session registers a handler in it).
+``--sticky`` (Turn in ROOT: the first turn of a session registers a handler in it),
+``--max-concurrency N``. Slow records the most it ran at once in ``test:peak:{node}``.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ async def main() -> None:
     parser.add_argument("--no-commands", action="store_true")
     parser.add_argument("--ping", action="store_true")
     parser.add_argument("--sticky", action="store_true")
+    parser.add_argument("--max-concurrency", type=int, default=16)
     args = parser.parse_args()
     record = connect(args.url)  # with the transport's retries: it outlives a Redis restart
     ns = args.namespace
@@ -58,13 +60,20 @@ async def main() -> None:
     async def echo(cmd: Echo) -> str:
         return f"{cmd.text} from {node}"
 
+    running = [0, 0]  # Slow handlers running now, most at once
+
     async def slow(cmd: Slow) -> CommandResult:
+        running[0] += 1
+        running[1] = max(running)
+        await record.set(f"{ns}:test:peak:{node}", running[1])
         await record.rpush(f"{ns}:test:started:{cmd.command_id}", node)
         try:
             await asyncio.sleep(cmd.seconds)
         except asyncio.CancelledError:
             await record.rpush(f"{ns}:test:cancelled:{cmd.command_id}", node)
             raise
+        finally:
+            running[0] -= 1
         await record.rpush(f"{ns}:test:finished:{cmd.command_id}", node)
         return CommandResult(success=True, result={"node": node, "id": cmd.command_id})
 
@@ -115,6 +124,7 @@ async def main() -> None:
         max_deliveries=args.max_deliveries,
         namespace=ns,
         node_grace=args.node_grace,
+        max_concurrency=args.max_concurrency,
     )
     await bus.attach(transport)
     if args.ping:

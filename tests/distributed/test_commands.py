@@ -349,3 +349,31 @@ async def test_back_to_back_turns_of_a_session_stay_on_the_worker_that_took_it(
             served.setdefault(session, []).append(result.result)
     split = {session: nodes for session, nodes in served.items() if len(set(nodes)) > 1}
     assert split == {}
+
+
+async def test_a_worker_runs_at_most_max_concurrency_commands_and_leaves_the_rest(
+    bus: MessageBus, redis_server, workers, ns, record
+) -> None:
+    """A node with no free slot reads nothing more: a worker started later takes the
+    backlog's rest (one node took all 200 queued before)."""
+    workers.start("w1", max_concurrency=2)
+    await bus.attach(caller(redis_server.url, ns))
+    commands = [Slow(seconds=600) for _ in range(4)]
+    tasks = [asyncio.create_task(bus.execute(c)) for c in commands]
+
+    def starters() -> list[str]:
+        return [
+            node
+            for c in commands
+            for node in record.lrange(f"{ns}:test:started:{c.command_id}", 0, -1)
+        ]
+
+    await apoll(lambda: len(starters()) == 2, what="w1 to start two")
+    workers.start("w2", max_concurrency=2)
+    await apoll(lambda: len(starters()) == 4, what="w2 to start the other two")
+    assert sorted(starters()) == ["w1", "w1", "w2", "w2"]
+    assert record.get(f"{ns}:test:peak:w1") == "2"
+    for task in tasks:
+        task.cancel()
+    await asyncio.wait(tasks, timeout=30)
+    assert all(task.cancelled() for task in tasks)

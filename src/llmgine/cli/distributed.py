@@ -127,6 +127,13 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds before another worker takes over the command of a dead one (default 30)",
     )
     parser.add_argument(
+        "--max-concurrency",
+        type=int,
+        default=16,
+        metavar="N",
+        help="most commands this worker runs at once (default 16)",
+    )
+    parser.add_argument(
         "--log-dir", default="logs", help="where the JSONL event log goes (default: logs)"
     )
     parser.add_argument("--version", action="version", version=f"llmgine {__version__}")
@@ -186,7 +193,11 @@ async def _serve(args: argparse.Namespace) -> int:
         try:
             await new_engine(ROOT)  # tools that cannot load fail now, not at the first command
             transport = RedisTransport(
-                args.redis, node=args.node, events=WORKER_EVENTS, claim_after=args.claim_after
+                args.redis,
+                node=args.node,
+                events=WORKER_EVENTS,
+                claim_after=args.claim_after,
+                max_concurrency=args.max_concurrency,
             )
             bus.register_command_handler(engine_type.command_type, handle)
             watch_connection(bus, lambda line: _stderr(f"worker {transport.node}: {line}"))

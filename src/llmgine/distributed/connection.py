@@ -152,8 +152,10 @@ def attach_error(url: str, exc: BaseException) -> TransportError:
     return TransportError(f"cannot attach to Redis at {where}: {type(exc).__name__}: {text}")
 
 
-def connect(url: str) -> Any:
+def connect(url: str, max_connections: int | None = None) -> Any:
     """A ``redis.asyncio.Redis`` client for ``url`` that retries connection errors.
+
+    ``max_connections``: the size of its pool (redis-py's default: 100).
 
     Raises:
         ConfigurationError: redis-py is not installed, or ``url`` is not a Redis URL.
@@ -179,6 +181,7 @@ def connect(url: str) -> Any:
             socket_keepalive_options=_keepalive_options(),
             socket_connect_timeout=5,
             socket_timeout=None,
+            max_connections=max_connections,
         )
     except ValueError as exc:
         raise ConfigurationError(f"not a Redis URL: {masked_url(url)!r} ({exc})") from exc

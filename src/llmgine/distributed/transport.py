@@ -93,6 +93,9 @@ class RedisTransport:
         max_events: Entries the events stream keeps (the catch-up window of
             a node that was down).
         result_ttl: Seconds a command's result is kept (its idempotency window).
+        max_concurrency: Most commands this node runs at once: it reads more
+            from Redis only when one of them has finished, so the others queue
+            for whichever node has room (a node does not take a whole backlog).
         outage_timeout: Most seconds ``execute`` keeps waiting while Redis
             cannot be reached (it is down, or the network is): then its result
             fails, saying so, whatever ``command_timeout`` is. The command may
@@ -117,6 +120,7 @@ class RedisTransport:
         result_ttl: int = 3600,
         node_grace: float = 3600.0,
         outage_timeout: float = 60.0,
+        max_concurrency: int = 16,
     ) -> None:
         if not _positive(claim_after):
             raise ConfigurationError(
@@ -137,6 +141,10 @@ class RedisTransport:
             raise ConfigurationError(
                 f"outage_timeout must be a finite number of seconds > 0, got {outage_timeout!r}"
             )
+        if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
+            raise ConfigurationError(f"max_concurrency must be an int, got {max_concurrency!r}")
+        if max_concurrency < 1:
+            raise ConfigurationError(f"max_concurrency must be >= 1, got {max_concurrency!r}")
         if events != "all":
             bad = [e for e in events if not (isinstance(e, type) and issubclass(e, Event))]
             if bad or isinstance(events, str):
@@ -155,6 +163,7 @@ class RedisTransport:
         self.result_ttl = result_ttl
         self.node_grace = float(node_grace)
         self.outage_timeout = float(outage_timeout)
+        self.max_concurrency = max_concurrency
         self.keys = Keys(namespace)
         self.claim_ms = max(1, int(self.claim_after * 1000))
         self.lease_ms = self.claim_ms
@@ -197,7 +206,8 @@ class RedisTransport:
         if self.bus is not None:
             raise BusError(f"{self!r} is attached already; a transport serves one bus")
         await probe(self.url)  # a wrong URL or password: one clear error in seconds
-        self.redis = connect(self.url)
+        # Room for every loop, each running command's calls and this node's callers.
+        self.redis = connect(self.url, max_connections=max(100, 2 * self.max_concurrency + 50))
         try:
             await self._start_node(bus)
         except BaseException as exc:
@@ -280,7 +290,8 @@ class RedisTransport:
         tasks = [task for task in self._tasks if task.get_name() in names]
         for task in tasks:
             task.cancel()
-        for wake in (self.nodes.wake, self.calls.wake, self.events.wake, self.events.schedule_wake):
+        wakes = (self.nodes.wake, self.calls.wake, self.events.wake, self.events.schedule_wake)
+        for wake in (*wakes, self.worker.room):
             wake.set()  # waiting loops see the flag at once
         if tasks:
             # A cancel can be lost inside redis-py's retry of a blocking read; the flag
@@ -353,7 +364,16 @@ class RedisTransport:
         return self._backoff.next()
 
     def lost(self, exc: BaseException) -> None:
-        """Redis went away: say so once; readers re-read their pending entries later."""
+        """Redis went away: say so once; readers re-read their pending entries later.
+
+        A full connection pool is not a lost connection: the call is retried, and
+        said as what it is.
+        """
+        from redis.exceptions import MaxConnectionsError
+
+        if isinstance(exc, MaxConnectionsError):
+            logger.warning("Every connection to Redis is in use (%s); retrying", exc)
+            return
         self.worker.read_pending = True
         self.events.read_pending = True
         self._nogroup_warned = False

@@ -39,6 +39,11 @@ class CommandWorker:
         #: (stream, entry) -> (command id, whether the lease is ours to keep)
         self.claims: dict[tuple[str, str], tuple[str, bool]] = {}
         self.read_pending = True
+        self.room = asyncio.Event()  # set when a running command ends (a slot is free)
+
+    def free_slots(self) -> int:
+        """How many more commands this node may start (``max_concurrency``)."""
+        return int(self.t.max_concurrency) - len(self.inflight)
 
     def serve(self, type_names: list[str]) -> None:
         """Serve this node's inbox and the streams of ``type_names`` (ROOT handlers)."""
@@ -52,8 +57,16 @@ class CommandWorker:
         await t.ensure_groups(streams, GROUP, "0")
         first = not self.read_pending
         if first:
+            free = self.free_slots()
+            if free <= 0:  # read on only when a command ends: others may take the rest
+                self.room.clear()
+                try:
+                    await asyncio.wait_for(self.room.wait(), 1.0)
+                except TimeoutError:
+                    pass
+                return
             answer = await t.redis.xreadgroup(
-                GROUP, t.node, dict.fromkeys(streams, ">"), count=32, block=1000
+                GROUP, t.node, dict.fromkeys(streams, ">"), count=min(32, free), block=1000
             )
         else:  # entries delivered to this node before (a restart, a lost connection)
             answer = await t.redis.xreadgroup(
@@ -82,6 +95,7 @@ class CommandWorker:
     def _done(self, key: tuple[str, str]) -> None:
         self.inflight.pop(key, None)
         self.claims.pop(key, None)
+        self.room.set()
 
     async def handle(self, stream: str, entry_id: str, fields: dict[str, str], first: bool) -> None:
         """Run one command entry to its end: result stored, replied, acked."""
@@ -256,7 +270,10 @@ class CommandWorker:
         t = self.t
         await t.ensure_groups([inbox], GROUP, "0")
         await self.claim_idle(inbox)
-        answer = await t.redis.xreadgroup(GROUP, t.node, {inbox: ">"}, count=100)
+        free = self.free_slots()
+        if free <= 0:
+            return  # the next pass takes them
+        answer = await t.redis.xreadgroup(GROUP, t.node, {inbox: ">"}, count=min(100, free))
         for stream, entries in t.stream_entries(answer):
             for entry_id, fields in entries:
                 self.spawn(stream, entry_id, fields, True)
@@ -266,8 +283,11 @@ class CommandWorker:
         t = self.t
         start = "0-0"
         while True:
+            free = self.free_slots()
+            if free <= 0:
+                return  # the next pass (or another node) claims the rest
             answer = await t.redis.xautoclaim(
-                stream, GROUP, t.node, t.claim_ms, start_id=start, count=100
+                stream, GROUP, t.node, t.claim_ms, start_id=start, count=min(100, free)
             )
             start, claimed = answer[0], answer[1]
             for entry_id, fields in claimed:
