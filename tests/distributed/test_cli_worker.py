@@ -24,10 +24,13 @@ def env(tmp_path: Path) -> dict[str, str]:
     return clean
 
 
-def start_worker(url: str, node: str, tmp_path: Path) -> subprocess.Popen[str]:
+def start_worker(
+    url: str, node: str, tmp_path: Path, engine: str = "tool_chat"
+) -> subprocess.Popen[str]:
+    tools = ["--tools", "tools/weather.py"] if engine == "tool_chat" else []
     proc = subprocess.Popen(
-        [LLMGINE, "worker", "--redis", url, "--engine", "tool_chat", "--model", "demo"]
-        + ["--tools", "tools/weather.py", "--node", node, "--claim-after", "1"]
+        [LLMGINE, "worker", "--redis", url, "--engine", engine, "--model", "demo"]
+        + [*tools, "--node", node, "--claim-after", "1"]
         + ["--log-dir", str(tmp_path / f"logs-{node}")],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -41,7 +44,8 @@ def start_worker(url: str, node: str, tmp_path: Path) -> subprocess.Popen[str]:
         if select.select([proc.stdout], [], [], 0.5)[0]:
             line = proc.stdout.readline()
             if line.startswith(f"worker {node}:"):
-                assert "ToolChatEngine on demo" in line
+                engine_class = "ToolChatEngine" if engine == "tool_chat" else "SinglePassEngine"
+                assert f"{engine_class} on demo" in line
                 return proc
             if not line:
                 break
@@ -212,3 +216,23 @@ def test_chat_with_a_password_in_its_url_never_prints_it(tmp_path) -> None:
     assert answer.returncode == 2
     assert "cannot reach Redis at redis://:***@127.0.0.1:" in answer.stderr
     assert "s3cretpw" not in answer.stderr + answer.stdout
+
+
+def test_ask_sends_its_prompt_to_a_single_pass_worker_and_chat_says_which_to_start(
+    redis_server, tmp_path
+) -> None:
+    worker = start_worker(redis_server.url, "cli-sp", tmp_path, engine="single_pass")
+    try:
+        answer = run_cli(["ask", "--redis", redis_server.url, "--prompt", "hello"], tmp_path)
+        assert answer.returncode == 0, answer.stderr
+        assert answer.stdout.startswith("[offline demo]")
+        assert "Traceback" not in answer.stderr
+        # No tool-chat worker: chat --redis says which worker would answer it.
+        chat = run_cli(["chat", "--redis", redis_server.url, "--prompt", "hi"], tmp_path)
+        assert chat.returncode == 1
+        assert "no node serves ToolChatEngineCommand" in chat.stderr
+        assert "start one: llmgine worker --redis URL --engine tool_chat" in chat.stderr
+    finally:
+        worker.terminate()
+        assert worker.wait(30) == 0
+        worker.communicate()

@@ -229,9 +229,24 @@ def run_worker(args: argparse.Namespace) -> int:
         return 1
 
 
-async def _chat(args: argparse.Namespace, prompt: str | None) -> int:
-    from llmgine.distributed import RedisTransport, masked_url
+def _remote_messages(engine: str) -> tuple[type[Command], type[EngineStatusEvent]]:
+    """The command a front end sends for ``engine``, and that engine's status event."""
+    if engine == "single_pass":
+        from llmgine.engines.single_pass_engine import (
+            SinglePassEngineCommand,
+            SinglePassEngineStatusEvent,
+        )
+
+        return SinglePassEngineCommand, SinglePassEngineStatusEvent
     from llmgine.engines.tool_chat_engine import ToolChatEngineCommand, ToolChatEngineStatusEvent
+
+    return ToolChatEngineCommand, ToolChatEngineStatusEvent
+
+
+async def _chat(args: argparse.Namespace, prompt: str | None, engine: str) -> int:
+    from llmgine.distributed import RedisTransport, masked_url
+
+    command_type, status_event = _remote_messages(engine)
 
     try:
         app = cli_application("chat-remote", args.log_dir)
@@ -249,13 +264,14 @@ async def _chat(args: argparse.Namespace, prompt: str | None) -> int:
         session = new_id()  # this client's conversation, kept by the worker that answers it
         if prompt is not None:
             watch_connection(bus, _stderr)
-            return await _answer_once(bus, ToolChatEngineCommand(prompt, session_id=session))
+            command = command_type(prompt=prompt, session_id=session)  # type: ignore[call-arg]
+            return await _answer_once(bus, command, engine)
         from llmgine.cli import EngineCLI
 
         cli = EngineCLI(session, bus=bus)
         watch_connection(bus, cli.notice)
-        cli.engine_command = ToolChatEngineCommand  # handled by a worker, not here
-        cli.register_loading_event(ToolChatEngineStatusEvent)
+        cli.engine_command = command_type  # handled by a worker, not here
+        cli.register_loading_event(status_event)
         cli.notice(f"connected to {masked_url(args.redis)}: the workers answer")
         await cli.main()
         return 0
@@ -263,7 +279,7 @@ async def _chat(args: argparse.Namespace, prompt: str | None) -> int:
         await app.shutdown()
 
 
-async def _answer_once(bus: Any, command: Command) -> int:
+async def _answer_once(bus: Any, command: Command, engine: str = "tool_chat") -> int:
     streamed: list[str] = []
 
     def show(event: EngineTextDeltaEvent) -> None:
@@ -276,7 +292,10 @@ async def _answer_once(bus: Any, command: Command) -> int:
     if streamed:
         print()
     if not result.success:
-        print(f"error: {result.error}", file=sys.stderr)
+        hint = ""
+        if (result.error or "").startswith("no node serves"):
+            hint = f"; start one: llmgine worker --redis URL --engine {engine}"
+        print(f"error: {result.error}{hint}", file=sys.stderr)
         return 1
     if not streamed:
         print(result.result)
@@ -305,8 +324,11 @@ def refuse_worker_options(args: argparse.Namespace) -> None:
         )
 
 
-def run_remote_chat(args: argparse.Namespace) -> int:
-    """``llmgine chat --redis URL``: the CLI (or one answer) with the engine on workers."""
+def run_remote_chat(args: argparse.Namespace, engine: str = "tool_chat") -> int:
+    """``llmgine chat --redis URL``: the CLI (or one answer) with the engine on workers.
+
+    ``llmgine ask --redis URL`` is ``engine="single_pass"`` (the command it sends).
+    """
     try:
         refuse_worker_options(args)
         prompt = read_prompt(args)
@@ -314,7 +336,7 @@ def run_remote_chat(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        return asyncio.run(_chat(args, prompt))
+        return asyncio.run(_chat(args, prompt, engine))
     except KeyboardInterrupt:
         return 130
     except LLMgineError as exc:
