@@ -136,6 +136,30 @@ async def test_execute_gives_up_when_redis_stays_down_for_outage_timeout(
         group.close()
 
 
+async def test_the_outbox_of_shared_events_is_bounded_during_an_outage(
+    bus: MessageBus, volatile_server, ns, caplog
+) -> None:
+    from dist_messages import Note
+
+    from llmgine.distributed.events import _BATCH
+
+    transport = RedisTransport(
+        volatile_server.url, node="caller", namespace=ns, events=[Note], max_events=50
+    )
+    await bus.attach(transport)
+    volatile_server.kill()
+    with caplog.at_level(logging.WARNING, logger="llmgine.distributed"):
+        for i in range(2000):
+            bus.publish_nowait(Note(text=str(i)))
+        await bus.wait_for_events()
+    outbox = transport.events.outbox
+    assert len(outbox) <= 50 + _BATCH  # max_events, and the batch being sent
+    assert outbox[-1].text == "1999"  # the newest are kept
+    assert any("outbox of shared events is full" in r.getMessage() for r in caplog.records)
+    volatile_server.start()
+    await bus.detach()
+
+
 async def test_detach_is_prompt_and_leaves_no_task(bus: MessageBus, redis_server, ns) -> None:
     transport = RedisTransport(redis_server.url, node="caller", namespace=ns, events="all")
     await bus.attach(transport)

@@ -44,6 +44,7 @@ from llmgine.messages.commands import Command, CommandResult
 __all__ = ["CommandCaller", "command_type_names", "failed_result"]
 
 _ROUTE_TTL = 1.0  # seconds a route lookup is reused
+_MAX_ROUTES = 4096  # route lookups kept (a long-lived front end has a session per tab)
 _CHECK_EVERY = 1.0  # seconds between a waiting caller's checks of the stored result
 _BLOCK_MS = 1000  # longest blocking read of the reply stream
 
@@ -120,7 +121,12 @@ class CommandCaller:
             # A session's command sent to its type's stream is not cached: the node that
             # runs it may take the session (its engine keeps the conversation), and the
             # next turn must go to that node's inbox, not to any node.
-            self._routes[key] = (target, time.monotonic() + _ROUTE_TTL)
+            now = time.monotonic()
+            if len(self._routes) >= _MAX_ROUTES:  # one per session: forget the expired
+                self._routes = {k: v for k, v in self._routes.items() if v[1] > now}
+                if len(self._routes) >= _MAX_ROUTES:
+                    self._routes.clear()
+            self._routes[key] = (target, now + _ROUTE_TTL)
         return target
 
     async def execute(self, command: Command) -> CommandResult:

@@ -132,8 +132,8 @@ class CommandWorker:
         result = await self.run(stream, entry_id, command, fields)
         if result is None:
             return
-        if t.events.outbox:
-            await t.events.flush()  # the command's events before its result
+        if t.events.outbox:  # the command's events before its result (not later ones)
+            await t.events.sent_up_to(t.events.queued)
         await self.finish(
             stream, entry_id, fields, encode_result(result), command_id, command.session_id
         )
