@@ -222,3 +222,22 @@ async def test_handlers_and_the_cli_hear_when_the_connection_is_lost_and_back(
     shown = console.file.getvalue()  # type: ignore[attr-defined]
     assert "lost the connection to Redis (" in shown and "reconnecting..." in shown
     assert shown.index("lost the connection") < shown.index("reconnected to Redis")
+
+
+async def test_a_full_connection_pool_is_not_a_lost_connection(
+    bus: MessageBus, redis_server, ns, caplog
+) -> None:
+    from redis.exceptions import MaxConnectionsError
+
+    seen: list[TransportStatusEvent] = []
+    bus.register_event_handler(TransportStatusEvent, seen.append)
+    transport = RedisTransport(redis_server.url, node="caller", namespace=ns)
+    await bus.attach(transport)
+    with caplog.at_level(logging.WARNING, logger="llmgine.distributed"):
+        transport.lost(MaxConnectionsError("Too many connections"))
+        await bus.wait_for_events()
+    assert transport.connected and seen == []
+    said = [r.getMessage() for r in caplog.records]
+    assert any("Every connection to Redis is in use" in line for line in said), said
+    assert not any("Lost the connection" in line for line in said), said
+    await bus.detach()
