@@ -52,7 +52,7 @@ def test_subcommands_take_the_launchers_options(
     theirs = run(["--help"], tmp_path, command=[sys.executable, "-m", module])
     assert mine.returncode == theirs.returncode == 0
     assert mine.stdout.startswith(f"usage: llmgine {subcommand}")
-    extra = {"--redis"} if subcommand == "chat" else set()  # the workers answer instead
+    extra = {"--redis"} if subcommand in ("chat", "ask") else set()  # the workers answer
     assert options(mine.stdout) == options(theirs.stdout) | extra
     assert {"--prompt", "--log-dir", "--timeout", "--version"} <= options(mine.stdout)
 

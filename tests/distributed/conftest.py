@@ -82,6 +82,7 @@ class Workers:
         self.url = url
         self.namespace = namespace
         self.procs: dict[str, subprocess.Popen[str]] = {}
+        self.stderr: dict[int, str] = {}  # by pid: what a closed worker wrote to stderr
 
     def start(self, *nodes: str, wait: bool = True, **options: Any) -> None:
         args: list[str] = []
@@ -123,14 +124,19 @@ class Workers:
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
 
-    @staticmethod
-    def _close(proc: subprocess.Popen[str]) -> None:
+    def _close(self, proc: subprocess.Popen[str]) -> None:
         if proc.poll() is None:
             proc.kill()
         proc.wait(10)
+        if proc.stderr is not None and not proc.stderr.closed:
+            self.stderr[proc.pid] = proc.stderr.read()
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
+
+    def stderr_of(self, node: str) -> str:
+        """What a worker wrote to stderr (its log), once it was closed."""
+        return self.stderr.get(self.procs[node].pid, "")
 
     def close(self) -> None:
         for proc in self.procs.values():

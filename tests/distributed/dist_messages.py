@@ -32,6 +32,11 @@ class SessionOnly(Command):
     seconds: float = 0.0
 
 
+class Turn(Command):
+    """A conversation's turn: served in ROOT by workers started with ``--sticky``, whose
+    handler keeps the session (registers a handler in it) like ``llmgine worker``."""
+
+
 class Ping(Command):
     """Sent by a worker started with ``--ping`` (handled by the test's own node)."""
 

@@ -4,7 +4,9 @@ Handles the commands of dist_messages, records what it received in Redis, and
 prints ``ready`` once attached. Options: ``--claim-after S``,
 ``--max-deliveries N``, ``--node-grace S``, ``--session ID`` (SessionOnly's
 session), ``--root-session-only`` (SessionOnly in ROOT too), ``--no-commands``,
-``--ping`` (execute a Ping, served by another node, before saying ``ready``).
+``--ping`` (execute a Ping, served by another node, before saying ``ready``),
+``--sticky`` (Turn in ROOT: the first turn of a session registers a handler in it),
+``--max-concurrency N``. Slow records the most it ran at once in ``test:peak:{node}``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,18 @@ import signal
 import sys
 import time
 
-from dist_messages import Echo, Note, Ping, Poison, SessionOnly, Slow, Tick, Traced, TracedEvent
+from dist_messages import (
+    Echo,
+    Note,
+    Ping,
+    Poison,
+    SessionOnly,
+    Slow,
+    Tick,
+    Traced,
+    TracedEvent,
+    Turn,
+)
 
 from llmgine import CommandResult, MessageBus
 from llmgine.distributed import RedisTransport
@@ -35,6 +48,8 @@ async def main() -> None:
     parser.add_argument("--root-session-only", action="store_true")
     parser.add_argument("--no-commands", action="store_true")
     parser.add_argument("--ping", action="store_true")
+    parser.add_argument("--sticky", action="store_true")
+    parser.add_argument("--max-concurrency", type=int, default=16)
     args = parser.parse_args()
     record = connect(args.url)  # with the transport's retries: it outlives a Redis restart
     ns = args.namespace
@@ -45,13 +60,20 @@ async def main() -> None:
     async def echo(cmd: Echo) -> str:
         return f"{cmd.text} from {node}"
 
+    running = [0, 0]  # Slow handlers running now, most at once
+
     async def slow(cmd: Slow) -> CommandResult:
+        running[0] += 1
+        running[1] = max(running)
+        await record.set(f"{ns}:test:peak:{node}", running[1])
         await record.rpush(f"{ns}:test:started:{cmd.command_id}", node)
         try:
             await asyncio.sleep(cmd.seconds)
         except asyncio.CancelledError:
             await record.rpush(f"{ns}:test:cancelled:{cmd.command_id}", node)
             raise
+        finally:
+            running[0] -= 1
         await record.rpush(f"{ns}:test:finished:{cmd.command_id}", node)
         return CommandResult(success=True, result={"node": node, "id": cmd.command_id})
 
@@ -75,6 +97,14 @@ async def main() -> None:
             line = f"Note:{event.event_id}:{event.text}"
         await record.rpush(f"{ns}:test:got:{node}", line)
 
+    async def turn(cmd: Turn) -> str:
+        # As `llmgine worker`: the node that answers a session first keeps it.
+        if (Turn, cmd.session_id) not in bus.command_routes():
+            bus.register_command_handler(Turn, turn, session_id=cmd.session_id)
+        return node
+
+    if args.sticky:
+        bus.register_command_handler(Turn, turn)
     if not args.no_commands:
         bus.register_command_handler(Echo, echo)
         bus.register_command_handler(Slow, slow)
@@ -94,6 +124,7 @@ async def main() -> None:
         max_deliveries=args.max_deliveries,
         namespace=ns,
         node_grace=args.node_grace,
+        max_concurrency=args.max_concurrency,
     )
     await bus.attach(transport)
     if args.ping:

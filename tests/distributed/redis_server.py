@@ -37,8 +37,9 @@ def free_port() -> int:
 class RedisServer:
     """One redis-server process; ``kill()`` then ``start()`` restarts it on the same port."""
 
-    def __init__(self, data_dir: Path, *, aof: bool = True) -> None:
+    def __init__(self, data_dir: Path, *, aof: bool = True, password: str | None = None) -> None:
         self.binary = require_redis_server()
+        self.password = password  # requirepass (``url`` carries none)
         self.data_dir = data_dir
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.aof = aof
@@ -54,13 +55,15 @@ class RedisServer:
         args += ["--dir", str(self.data_dir), "--save", "", "--daemonize", "no"]
         args += ["--appendonly", "yes" if self.aof else "no", "--appendfsync", "always"]
         args += ["--logfile", str(self.data_dir / "redis.log")]
+        if self.password is not None:
+            args += ["--requirepass", self.password]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 20
         while True:  # accepting connections within ~0.1 s here
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
                     sock.sendall(b"PING\r\n")
-                    if sock.recv(64).startswith(b"+PONG"):
+                    if sock.recv(64).startswith((b"+PONG", b"-NOAUTH")):
                         return
             except OSError:
                 pass

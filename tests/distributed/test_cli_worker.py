@@ -24,10 +24,13 @@ def env(tmp_path: Path) -> dict[str, str]:
     return clean
 
 
-def start_worker(url: str, node: str, tmp_path: Path) -> subprocess.Popen[str]:
+def start_worker(
+    url: str, node: str, tmp_path: Path, engine: str = "tool_chat"
+) -> subprocess.Popen[str]:
+    tools = ["--tools", "tools/weather.py"] if engine == "tool_chat" else []
     proc = subprocess.Popen(
-        [LLMGINE, "worker", "--redis", url, "--engine", "tool_chat", "--model", "demo"]
-        + ["--tools", "tools/weather.py", "--node", node, "--claim-after", "1"]
+        [LLMGINE, "worker", "--redis", url, "--engine", engine, "--model", "demo"]
+        + [*tools, "--node", node, "--claim-after", "1"]
         + ["--log-dir", str(tmp_path / f"logs-{node}")],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -41,7 +44,8 @@ def start_worker(url: str, node: str, tmp_path: Path) -> subprocess.Popen[str]:
         if select.select([proc.stdout], [], [], 0.5)[0]:
             line = proc.stdout.readline()
             if line.startswith(f"worker {node}:"):
-                assert "ToolChatEngine on demo" in line
+                engine_class = "ToolChatEngine" if engine == "tool_chat" else "SinglePassEngine"
+                assert f"{engine_class} on demo" in line
                 return proc
             if not line:
                 break
@@ -161,6 +165,72 @@ async def test_a_worker_shares_what_a_front_end_shows(bus, redis_server, tmp_pat
         assert all(event.metadata.get("received_from") == "ui-w1" for event in seen)
     finally:
         await bus.detach()
+        worker.terminate()
+        assert worker.wait(30) == 0
+        worker.communicate()
+
+
+def run_cli(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [LLMGINE, *args, "--log-dir", str(tmp_path / "logs")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env=env(tmp_path),
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (
+            ["worker", "--engine", "single_pass", "--tools", "tools/weather.py", "--model", "demo"],
+            "error: --tools: only --engine tool_chat offers tools (not single_pass)",
+        ),
+        (["worker", "--claim-after", "nan", "--model", "demo"], "claim_after must be a finite"),
+        (["worker", "--claim-after", "inf", "--model", "demo"], "claim_after must be a finite"),
+        (["chat", "--prompt", "hi", "--database", "99"], "has no such database"),
+    ],
+)
+def test_expected_failures_are_one_line_and_exit_2(redis_server, tmp_path, args, said) -> None:
+    if "--database" in args:  # the URL's database number, past the server's 16
+        args = [a for a in args if a not in ("--database", "99")]
+        url = f"redis://127.0.0.1:{redis_server.port}/99"
+    else:
+        url = redis_server.url
+    answer = run_cli([*args, "--redis", url], tmp_path)
+    assert answer.returncode == 2, answer.stderr
+    assert "Traceback" not in answer.stderr
+    lines = answer.stderr.strip().splitlines()
+    assert len(lines) == 1 and said in lines[0], answer.stderr
+
+
+def test_chat_with_a_password_in_its_url_never_prints_it(tmp_path) -> None:
+    from redis_server import free_port
+
+    url = f"redis://:s3cretpw@127.0.0.1:{free_port()}/0?password=s3cretpw"
+    answer = run_cli(["chat", "--redis", url, "--prompt", "hi"], tmp_path)
+    assert answer.returncode == 2
+    assert "cannot reach Redis at redis://:***@127.0.0.1:" in answer.stderr
+    assert "s3cretpw" not in answer.stderr + answer.stdout
+
+
+def test_ask_sends_its_prompt_to_a_single_pass_worker_and_chat_says_which_to_start(
+    redis_server, tmp_path
+) -> None:
+    worker = start_worker(redis_server.url, "cli-sp", tmp_path, engine="single_pass")
+    try:
+        answer = run_cli(["ask", "--redis", redis_server.url, "--prompt", "hello"], tmp_path)
+        assert answer.returncode == 0, answer.stderr
+        assert answer.stdout.startswith("[offline demo]")
+        assert "Traceback" not in answer.stderr
+        # No tool-chat worker: chat --redis says which worker would answer it.
+        chat = run_cli(["chat", "--redis", redis_server.url, "--prompt", "hi"], tmp_path)
+        assert chat.returncode == 1
+        assert "no node serves ToolChatEngineCommand" in chat.stderr
+        assert "start one: llmgine worker --redis URL --engine tool_chat" in chat.stderr
+    finally:
         worker.terminate()
         assert worker.wait(30) == 0
         worker.communicate()

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import orjson
-from dist_messages import Echo, Poison, SessionOnly, Slow, Traced, TracedEvent
+from dist_messages import Echo, Poison, SessionOnly, Slow, Traced, TracedEvent, Turn
 
 from conftest import apoll
 from llmgine import MessageBus
@@ -171,12 +174,32 @@ async def test_a_command_that_kills_every_worker_is_dead_lettered(
 async def test_a_long_command_keeps_its_claim(
     bus: MessageBus, redis_server, workers, ns, record
 ) -> None:
+    """While it runs, its entry stays pending for its node only, delivered once and
+    never idle for claim_after, and its lease stays that node's (renewed)."""
     workers.start("w1", "w2", claim_after=0.5)
+    keys = Keys(ns)
     await bus.attach(caller(redis_server.url, ns))
     command = Slow(seconds=2.5)  # five times claim_after
-    result = await asyncio.wait_for(bus.execute(command), 60)
-    assert result.success
-    assert len(record.lrange(f"{ns}:test:started:{command.command_id}", 0, -1)) == 1
+    task = asyncio.create_task(bus.execute(command))
+    stream = keys.commands(Slow._message_type)
+    lease, result_key = keys.lease(command.command_id), keys.result(command.command_id)
+    runner = await apoll(lambda: record.get(lease), what="its lease")
+    samples = 0
+    while not task.done():
+        pending = record.xpending_range(stream, "handlers", "-", "+", 10)
+        owner = record.get(lease)
+        if record.exists(result_key):
+            break  # finished between the reads
+        assert owner == runner, f"the lease went from {runner} to {owner}"
+        assert len(pending) == 1, pending
+        assert pending[0]["consumer"] == runner and pending[0]["times_delivered"] == 1, pending
+        assert pending[0]["time_since_delivered"] < 1500, pending  # renewed (claim_after 0.5)
+        samples += 1
+        await asyncio.wait({task}, timeout=0.05)  # a sampling interval, not a sync
+    result = await asyncio.wait_for(task, 60)
+    assert result.success and result.result["node"] == runner
+    assert samples >= 10
+    assert record.lrange(f"{ns}:test:started:{command.command_id}", 0, -1) == [runner]
 
 
 async def test_cancelling_the_caller_cancels_the_command_on_its_worker(
@@ -237,22 +260,37 @@ async def test_session_handlers_get_their_sessions_commands_only(
     assert "no node serves SessionOnly" in (other.error or "")
 
 
-async def test_unknown_and_malformed_records_are_dead_lettered_never_imported(
-    bus: MessageBus, redis_server, workers, ns, record, tmp_path
-) -> None:
-    workers.start("w1")
-    keys = Keys(ns)
+def evil_marker(tmp_path, monkeypatch) -> Path:  # type: ignore[no-untyped-def]
+    """The file evil_module writes when imported; shown to work, then removed."""
     marker = tmp_path / "imported"
+    monkeypatch.setenv("LLMGINE_TEST_EVIL_MARKER", str(marker))
+    here = Path(__file__).resolve().parent
+    subprocess.run([sys.executable, "-c", "import evil_module"], cwd=here, check=True)
+    assert marker.exists()  # importing it (from the workers' directory) would be seen
+    marker.unlink()
+    return marker
+
+
+async def test_unknown_and_malformed_records_are_dead_lettered_never_imported(
+    bus: MessageBus, redis_server, workers, ns, record, tmp_path, monkeypatch
+) -> None:
+    marker = evil_marker(tmp_path, monkeypatch)
+    workers.start("w1")  # its environment names the marker
+    keys = Keys(ns)
     await bus.attach(caller(redis_server.url, ns))
     assert (await bus.execute(Echo("warm"))).success
     stream = keys.commands(Echo._message_type)
-    evil = {"message_type": "evilmodule_that_writes_a_file:Payload", "command_id": "c-evil"}
-    record.xadd(stream, {"id": "c-evil", "data": orjson.dumps(evil).decode(), "reply": ""})
+    evil = {"message_type": "evil_module:Payload", "command_id": "c-evil"}
+    record.xadd(
+        stream,
+        {"id": "c-evil", "type": "evil_module:Payload", "data": orjson.dumps(evil).decode()}
+        | {"reply": ""},
+    )
     record.xadd(stream, {"id": "c-bad", "data": "{not json", "reply": ""})
     record.xadd(stream, {"nothing": "here"})
     dead = await apoll(lambda: len(record.xrange(keys.dead)) == 3 and record.xrange(keys.dead))
     reasons = [fields["reason"] for _, fields in dead]
-    assert "unknown message type 'evilmodule_that_writes_a_file:Payload'" in reasons[0]
+    assert "unknown message type 'evil_module:Payload'" in reasons[0]
     assert "not JSON" in reasons[1]
     assert "no 'data' field" in reasons[2]
     assert not marker.exists()
@@ -293,3 +331,49 @@ async def test_concurrent_calls_from_one_node_each_get_their_own_result(
         assert result.success and result.result.startswith(f"{command.text} from w")
     again = await bus.execute(Echo("after"))  # the reader went back to sleep; the next call reads
     assert again.result.startswith("after from w")
+
+
+async def test_back_to_back_turns_of_a_session_stay_on_the_worker_that_took_it(
+    bus: MessageBus, redis_server, workers, ns
+) -> None:
+    """The worker that answers a session's first turn keeps it (its engine has the
+    history): the next turns, sent the moment a result arrives, go to it."""
+    workers.start("w1", "w2", sticky=True)
+    await bus.attach(caller(redis_server.url, ns))
+    served: dict[str, list[str]] = {}
+    for n in range(10):
+        session = f"conversation-{n}"
+        for _ in range(3):
+            result = await bus.execute(Turn(session_id=session))
+            assert result.success, result.error
+            served.setdefault(session, []).append(result.result)
+    split = {session: nodes for session, nodes in served.items() if len(set(nodes)) > 1}
+    assert split == {}
+
+
+async def test_a_worker_runs_at_most_max_concurrency_commands_and_leaves_the_rest(
+    bus: MessageBus, redis_server, workers, ns, record
+) -> None:
+    """A node with no free slot reads nothing more: a worker started later takes the
+    backlog's rest (one node took all 200 queued before)."""
+    workers.start("w1", max_concurrency=2)
+    await bus.attach(caller(redis_server.url, ns))
+    commands = [Slow(seconds=600) for _ in range(4)]
+    tasks = [asyncio.create_task(bus.execute(c)) for c in commands]
+
+    def starters() -> list[str]:
+        return [
+            node
+            for c in commands
+            for node in record.lrange(f"{ns}:test:started:{c.command_id}", 0, -1)
+        ]
+
+    await apoll(lambda: len(starters()) == 2, what="w1 to start two")
+    workers.start("w2", max_concurrency=2)
+    await apoll(lambda: len(starters()) == 4, what="w2 to start the other two")
+    assert sorted(starters()) == ["w1", "w1", "w2", "w2"]
+    assert record.get(f"{ns}:test:peak:w1") == "2"
+    for task in tasks:
+        task.cancel()
+    await asyncio.wait(tasks, timeout=30)
+    assert all(task.cancelled() for task in tasks)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 
@@ -72,6 +73,57 @@ async def test_streams_are_trimmed(bus: MessageBus, redis_server, ns, record) ->
     await bus.wait_for_events()
     await bus.transport.events.flush()  # type: ignore[union-attr]
     assert record.xlen(keys.events) < 500  # approximate trimming: whole macro nodes
+
+
+async def test_unknown_and_malformed_event_records_are_dead_lettered_never_imported(
+    bus: MessageBus, redis_server, ns, record, tmp_path, monkeypatch
+) -> None:
+    import sys
+
+    import orjson
+
+    marker = tmp_path / "imported"
+    monkeypatch.setenv("LLMGINE_TEST_EVIL_MARKER", str(marker))
+    assert "evil_module" not in sys.modules  # importable from here (tests/distributed)
+    keys = Keys(ns)
+    here: list[Note] = []
+    bus.register_event_handler(Note, here.append)
+    await bus.attach(caller(redis_server.url, ns, events="all"))
+    evil = {"message_type": "evil_module:EventPayload", "event_id": "e-evil"}
+    record.xadd(
+        keys.events,
+        {"type": "evil_module:EventPayload", "data": orjson.dumps(evil).decode(), "origin": "x"},
+    )
+    record.xadd(keys.events, {"type": Note._message_type, "data": "{not json", "origin": "x"})
+    record.xadd(keys.events, {"nothing": "here"})
+    after = Note(text="after")
+    record.xadd(
+        keys.events,
+        {"type": Note._message_type, "data": orjson.dumps(after.to_dict()).decode()}
+        | {"origin": "x"},
+    )
+    await apoll(lambda: [n.text for n in here] == ["after"], what="the next event delivered")
+    dead = await apoll(lambda: len(record.xrange(keys.dead)) == 3 and record.xrange(keys.dead))
+    reasons = [fields["reason"] for _, fields in dead]
+    assert "unknown message type 'evil_module:EventPayload'" in reasons[0]
+    assert "not JSON" in reasons[1]
+    assert "no 'data' field" in reasons[2]
+    assert all(fields["stream"] == keys.events for _, fields in dead)
+    assert not marker.exists() and "evil_module" not in sys.modules
+
+
+async def test_reply_streams_are_trimmed(
+    bus: MessageBus, redis_server, workers, ns, record
+) -> None:
+    """A command's result reaches its caller's reply stream, kept to about 1000 entries."""
+    from dist_messages import Echo
+
+    from llmgine.distributed.scripts import REPLIES_MAXLEN
+
+    workers.start("w1")
+    await bus.attach(caller(redis_server.url, ns))
+    await asyncio.gather(*(bus.execute(Echo(str(i))) for i in range(REPLIES_MAXLEN + 600)))
+    assert 0 < record.xlen(Keys(ns).reply("caller")) < REPLIES_MAXLEN + 300
 
 
 async def test_scheduled_events_fire_once_cluster_wide_after_their_node_stopped(

@@ -9,13 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from dist_messages import Echo, Slow
 from redis_server import RedisServer
 
 from conftest import Workers, apoll
 from llmgine import Event, MessageBus
 from llmgine.cli.distributed import watch_connection
-from llmgine.distributed import RedisTransport, TransportError, TransportStatusEvent
+from llmgine.distributed import Keys, RedisTransport, TransportError, TransportStatusEvent
 
 
 @pytest.fixture
@@ -65,6 +66,98 @@ async def test_nodes_recreate_their_groups_after_redis_lost_its_data(
         await bus.detach()
     finally:
         group.close()
+
+
+async def test_a_running_commands_claims_survive_a_data_loss_without_a_traceback(
+    bus: MessageBus, volatile_server, ns
+) -> None:
+    """The claims loop renews in a pipeline, where a missing group's error reads
+    'Command # 1 (XCLAIM ...) of pipeline caused error: NOGROUP ...': still the
+    missing-groups case (one warning), not an unexpected error logged with its
+    traceback on every tick."""
+    group = Workers(volatile_server.url, ns)
+    try:
+        group.start("w1", claim_after=0.5)
+        await bus.attach(RedisTransport(volatile_server.url, node="caller", namespace=ns))
+        command = Slow(seconds=3.0)  # a dozen claim renewals
+        task = asyncio.create_task(bus.execute(command))
+        record = redis.Redis.from_url(volatile_server.url, decode_responses=True)
+        await apoll(lambda: record.exists(Keys(ns).lease(command.command_id)), what="its start")
+        volatile_server.kill()
+        volatile_server.start()  # empty: the claims loop's XCLAIM meets no group
+        result = await asyncio.wait_for(task, 60)
+        assert result.success, result.error
+        record.close()
+    finally:
+        group.close()
+    log = group.stderr_of("w1")
+    assert "Traceback" not in log, log
+    assert "keep_claims" not in log and "llmgine-redis-claims" not in log, log
+
+
+def in_frame(task: asyncio.Task[object], name: str) -> bool:
+    """Whether the coroutine ``name`` is in the chain ``task`` awaits right now."""
+    coro: object = task.get_coro()
+    while coro is not None:
+        code = getattr(coro, "cr_code", None)
+        if code is not None and code.co_name == name:
+            return True
+        coro = getattr(coro, "cr_await", None)
+    return False
+
+
+@pytest.mark.parametrize("stage", ["sending", "waiting"])
+async def test_execute_gives_up_when_redis_stays_down_for_outage_timeout(
+    bus: MessageBus, volatile_server, ns, stage
+) -> None:
+    """Down while the call reads its reply in the submit's round trip, or later
+    while it waits for the result: a failed result after outage_timeout, not a hang."""
+    group = Workers(volatile_server.url, ns)
+    try:
+        group.start("w1", claim_after=1.0)
+        transport = RedisTransport(
+            volatile_server.url + "?password=", node="caller", namespace=ns, outage_timeout=2.0
+        )
+        await bus.attach(transport)
+        command = Slow(seconds=600)
+        task = asyncio.create_task(bus.execute(command))
+        record = redis.Redis.from_url(volatile_server.url, decode_responses=True)
+        await apoll(lambda: record.exists(Keys(ns).lease(command.command_id)), what="its start")
+        record.close()
+        if stage == "waiting":  # the submit's blocking read (1 s) returned
+            await apoll(lambda: in_frame(task, "_wait"), what="the call waiting")
+        volatile_server.kill()  # and it stays down
+        result = await asyncio.wait_for(task, 60)  # command_timeout is None
+        assert not result.success
+        assert "gave up waiting for Slow: Redis at redis://127.0.0.1:" in (result.error or "")
+        assert "(outage_timeout=2; " in (result.error or "")
+        await bus.detach()
+    finally:
+        group.close()
+
+
+async def test_the_outbox_of_shared_events_is_bounded_during_an_outage(
+    bus: MessageBus, volatile_server, ns, caplog
+) -> None:
+    from dist_messages import Note
+
+    from llmgine.distributed.events import _BATCH
+
+    transport = RedisTransport(
+        volatile_server.url, node="caller", namespace=ns, events=[Note], max_events=50
+    )
+    await bus.attach(transport)
+    volatile_server.kill()
+    with caplog.at_level(logging.WARNING, logger="llmgine.distributed"):
+        for i in range(2000):
+            bus.publish_nowait(Note(text=str(i)))
+        await bus.wait_for_events()
+    outbox = transport.events.outbox
+    assert len(outbox) <= 50 + _BATCH  # max_events, and the batch being sent
+    assert outbox[-1].text == "1999"  # the newest are kept
+    assert any("outbox of shared events is full" in r.getMessage() for r in caplog.records)
+    volatile_server.start()
+    await bus.detach()
 
 
 async def test_detach_is_prompt_and_leaves_no_task(bus: MessageBus, redis_server, ns) -> None:
@@ -129,3 +222,22 @@ async def test_handlers_and_the_cli_hear_when_the_connection_is_lost_and_back(
     shown = console.file.getvalue()  # type: ignore[attr-defined]
     assert "lost the connection to Redis (" in shown and "reconnecting..." in shown
     assert shown.index("lost the connection") < shown.index("reconnected to Redis")
+
+
+async def test_a_full_connection_pool_is_not_a_lost_connection(
+    bus: MessageBus, redis_server, ns, caplog
+) -> None:
+    from redis.exceptions import MaxConnectionsError
+
+    seen: list[TransportStatusEvent] = []
+    bus.register_event_handler(TransportStatusEvent, seen.append)
+    transport = RedisTransport(redis_server.url, node="caller", namespace=ns)
+    await bus.attach(transport)
+    with caplog.at_level(logging.WARNING, logger="llmgine.distributed"):
+        transport.lost(MaxConnectionsError("Too many connections"))
+        await bus.wait_for_events()
+    assert transport.connected and seen == []
+    said = [r.getMessage() for r in caplog.records]
+    assert any("Every connection to Redis is in use" in line for line in said), said
+    assert not any("Lost the connection" in line for line in said), said
+    await bus.detach()

@@ -127,6 +127,13 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds before another worker takes over the command of a dead one (default 30)",
     )
     parser.add_argument(
+        "--max-concurrency",
+        type=int,
+        default=16,
+        metavar="N",
+        help="most commands this worker runs at once (default 16)",
+    )
+    parser.add_argument(
         "--log-dir", default="logs", help="where the JSONL event log goes (default: logs)"
     )
     parser.add_argument("--version", action="version", version=f"llmgine {__version__}")
@@ -144,6 +151,12 @@ async def _serve(args: argparse.Namespace) -> int:
     from llmgine.distributed import RedisTransport
 
     engine_type = _engines()[args.engine]
+    if args.tools and args.engine != "tool_chat":
+        print(
+            f"error: --tools: only --engine tool_chat offers tools (not {args.engine})",
+            file=sys.stderr,
+        )
+        return 2
     try:
         model = get_model(args.model) if args.model else default_model()[0]
         app = cli_application(f"worker-{args.engine}", args.log_dir)
@@ -180,7 +193,11 @@ async def _serve(args: argparse.Namespace) -> int:
         try:
             await new_engine(ROOT)  # tools that cannot load fail now, not at the first command
             transport = RedisTransport(
-                args.redis, node=args.node, events=WORKER_EVENTS, claim_after=args.claim_after
+                args.redis,
+                node=args.node,
+                events=WORKER_EVENTS,
+                claim_after=args.claim_after,
+                max_concurrency=args.max_concurrency,
             )
             bus.register_command_handler(engine_type.command_type, handle)
             watch_connection(bus, lambda line: _stderr(f"worker {transport.node}: {line}"))
@@ -212,9 +229,24 @@ def run_worker(args: argparse.Namespace) -> int:
         return 1
 
 
-async def _chat(args: argparse.Namespace, prompt: str | None) -> int:
-    from llmgine.distributed import RedisTransport
+def _remote_messages(engine: str) -> tuple[type[Command], type[EngineStatusEvent]]:
+    """The command a front end sends for ``engine``, and that engine's status event."""
+    if engine == "single_pass":
+        from llmgine.engines.single_pass_engine import (
+            SinglePassEngineCommand,
+            SinglePassEngineStatusEvent,
+        )
+
+        return SinglePassEngineCommand, SinglePassEngineStatusEvent
     from llmgine.engines.tool_chat_engine import ToolChatEngineCommand, ToolChatEngineStatusEvent
+
+    return ToolChatEngineCommand, ToolChatEngineStatusEvent
+
+
+async def _chat(args: argparse.Namespace, prompt: str | None, engine: str) -> int:
+    from llmgine.distributed import RedisTransport, masked_url
+
+    command_type, status_event = _remote_messages(engine)
 
     try:
         app = cli_application("chat-remote", args.log_dir)
@@ -232,21 +264,22 @@ async def _chat(args: argparse.Namespace, prompt: str | None) -> int:
         session = new_id()  # this client's conversation, kept by the worker that answers it
         if prompt is not None:
             watch_connection(bus, _stderr)
-            return await _answer_once(bus, ToolChatEngineCommand(prompt, session_id=session))
+            command = command_type(prompt=prompt, session_id=session)  # type: ignore[call-arg]
+            return await _answer_once(bus, command, engine)
         from llmgine.cli import EngineCLI
 
         cli = EngineCLI(session, bus=bus)
         watch_connection(bus, cli.notice)
-        cli.engine_command = ToolChatEngineCommand  # handled by a worker, not here
-        cli.register_loading_event(ToolChatEngineStatusEvent)
-        cli.notice(f"connected to {args.redis}: the workers answer")
+        cli.engine_command = command_type  # handled by a worker, not here
+        cli.register_loading_event(status_event)
+        cli.notice(f"connected to {masked_url(args.redis)}: the workers answer")
         await cli.main()
         return 0
     finally:
         await app.shutdown()
 
 
-async def _answer_once(bus: Any, command: Command) -> int:
+async def _answer_once(bus: Any, command: Command, engine: str = "tool_chat") -> int:
     streamed: list[str] = []
 
     def show(event: EngineTextDeltaEvent) -> None:
@@ -259,7 +292,10 @@ async def _answer_once(bus: Any, command: Command) -> int:
     if streamed:
         print()
     if not result.success:
-        print(f"error: {result.error}", file=sys.stderr)
+        hint = ""
+        if (result.error or "").startswith("no node serves"):
+            hint = f"; start one: llmgine worker --redis URL --engine {engine}"
+        print(f"error: {result.error}{hint}", file=sys.stderr)
         return 1
     if not streamed:
         print(result.result)
@@ -288,8 +324,11 @@ def refuse_worker_options(args: argparse.Namespace) -> None:
         )
 
 
-def run_remote_chat(args: argparse.Namespace) -> int:
-    """``llmgine chat --redis URL``: the CLI (or one answer) with the engine on workers."""
+def run_remote_chat(args: argparse.Namespace, engine: str = "tool_chat") -> int:
+    """``llmgine chat --redis URL``: the CLI (or one answer) with the engine on workers.
+
+    ``llmgine ask --redis URL`` is ``engine="single_pass"`` (the command it sends).
+    """
     try:
         refuse_worker_options(args)
         prompt = read_prompt(args)
@@ -297,7 +336,7 @@ def run_remote_chat(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        return asyncio.run(_chat(args, prompt))
+        return asyncio.run(_chat(args, prompt, engine))
     except KeyboardInterrupt:
         return 130
     except LLMgineError as exc:

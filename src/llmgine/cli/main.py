@@ -54,6 +54,10 @@ def _chat(args: argparse.Namespace) -> int:
 
 
 def _ask(args: argparse.Namespace) -> int:
+    if args.redis:
+        from llmgine.cli.distributed import run_remote_chat
+
+        return run_remote_chat(args, engine="single_pass")
     from llmgine.cli.launcher import run_command
     from llmgine.engines.single_pass_engine import SinglePassEngine
 
@@ -142,7 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="send the messages to `llmgine worker` processes on this Redis (redis://host:6379/0)",
     )
-    add_engine_options(add("ask", _ASK, _ask), with_tools=False)
+    ask = add("ask", _ASK, _ask)
+    add_engine_options(ask, with_tools=False)
+    ask.add_argument(
+        "--redis",
+        metavar="URL",
+        help="send the prompts to single-pass `llmgine worker` processes on this Redis",
+    )
     add_arguments(add("consortium", DESCRIPTION, _consortium))
     from llmgine.cli import conversations_command, logs_command, replay_command, web_command
 

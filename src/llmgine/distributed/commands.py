@@ -35,7 +35,7 @@ import time
 from typing import Any
 
 from llmgine.distributed.codec import decode_result, encode_message, encode_result
-from llmgine.distributed.connection import is_connection_error
+from llmgine.distributed.connection import is_connection_error, masked_url
 from llmgine.distributed.keys import GROUP
 from llmgine.errors import SerializationError
 from llmgine.messages.base import GLOBAL, ROOT
@@ -44,6 +44,7 @@ from llmgine.messages.commands import Command, CommandResult
 __all__ = ["CommandCaller", "command_type_names", "failed_result"]
 
 _ROUTE_TTL = 1.0  # seconds a route lookup is reused
+_MAX_ROUTES = 4096  # route lookups kept (a long-lived front end has a session per tab)
 _CHECK_EVERY = 1.0  # seconds between a waiting caller's checks of the stored result
 _BLOCK_MS = 1000  # longest blocking read of the reply stream
 
@@ -116,7 +117,16 @@ class CommandCaller:
                 if nodes & alive:
                     target = t.keys.commands(name)
                     break
-        self._routes[key] = (target, time.monotonic() + _ROUTE_TTL)
+        if not by_session or (target is not None and t.keys.is_inbox(target)):
+            # A session's command sent to its type's stream is not cached: the node that
+            # runs it may take the session (its engine keeps the conversation), and the
+            # next turn must go to that node's inbox, not to any node.
+            now = time.monotonic()
+            if len(self._routes) >= _MAX_ROUTES:  # one per session: forget the expired
+                self._routes = {k: v for k, v in self._routes.items() if v[1] > now}
+                if len(self._routes) >= _MAX_ROUTES:
+                    self._routes.clear()
+            self._routes[key] = (target, now + _ROUTE_TTL)
         return target
 
     async def execute(self, command: Command) -> CommandResult:
@@ -126,7 +136,8 @@ class CommandCaller:
         command_id = command.command_id
         timeout = t.command_timeout
         deadline = None if timeout is None else time.monotonic() + timeout
-        submit_by = deadline or time.monotonic() + max(30.0, t.claim_after)
+        started = time.monotonic()
+        submit_by = min(deadline or float("inf"), time.monotonic() + t.outage_timeout)
         future: asyncio.Future[dict[str, str]] = asyncio.get_running_loop().create_future()
         self.waiting[command_id] = future  # before the submit: a fast reply is not missed
         try:
@@ -153,9 +164,7 @@ class CommandCaller:
                         raise
                     t.lost(exc)
                     if time.monotonic() > submit_by:
-                        return failed_result(
-                            command_id, command.session_id, f"could not send {name}: {exc}"
-                        )
+                        return self.unreachable(command, time.monotonic() - started, exc)
                     await asyncio.sleep(t.backoff_delay())
             if future.done():
                 reply: dict[str, str] | CommandResult = future.result()
@@ -251,6 +260,7 @@ class CommandCaller:
         name = type(command).__name__
         result_key = t.keys.result(command.command_id)
         last_served_check = time.monotonic()
+        outage_since: float | None = None  # Redis unreachable since (monotonic)
         while True:
             self.hand_over()
             wait = _CHECK_EVERY
@@ -265,6 +275,7 @@ class CommandCaller:
                 )
             try:
                 stored = await t.redis.get(result_key)  # a reply lost while disconnected
+                outage_since = None
                 if stored:
                     return {"result": stored, "events": ""}
                 if deadline is not None and time.monotonic() >= deadline:
@@ -280,12 +291,27 @@ class CommandCaller:
                 if not is_connection_error(exc):
                     raise
                 t.lost(exc)
-                if deadline is not None and time.monotonic() >= deadline:
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
                     return failed_result(
                         command.command_id,
                         command.session_id,
                         f"no answer to {name} within {t.command_timeout:g} s (Redis: {exc})",
                     )
+                if outage_since is None:
+                    outage_since = now
+                elif now - outage_since >= t.outage_timeout:
+                    return self.unreachable(command, now - outage_since, exc)
+
+    def unreachable(self, command: Command, seconds: float, exc: BaseException) -> CommandResult:
+        """The failed result of a call that gave up because Redis stayed unreachable."""
+        t = self.t
+        return failed_result(
+            command.command_id,
+            command.session_id,
+            f"gave up waiting for {type(command).__name__}: Redis at {masked_url(t.url)} was "
+            f"unreachable for {seconds:.0f} s (outage_timeout={t.outage_timeout:g}; {exc})",
+        )
 
     async def give_up(self, command: Command, error: str) -> CommandResult:
         """Store a failed result (unless a real one got there first); withdraw the entry."""

@@ -7,6 +7,8 @@
   skips its own, already delivered locally when published.
 * Sending never blocks the publisher: events wait in an outbox that one task
   sends in pipelined batches, in publish order, retrying while Redis is away.
+  The outbox keeps ``max_events`` at most (the stream would not keep more):
+  past that, during a long outage, the oldest are dropped, with a warning.
 * Scheduled events of shared types wait in a sorted set; every node runs one
   script that moves the due ones into the events stream, atomically, so each
   fires once cluster-wide, on Redis's clock, even when the node that
@@ -50,6 +52,11 @@ class EventRelay:
     def __init__(self, transport: Any) -> None:  # the RedisTransport (no import: no cycle)
         self.t = transport
         self.outbox: deque[Event] = deque()
+        self.queued = 0  # events ever queued
+        self.done = 0  # events ever sent (or dropped): the outbox's first is number done
+        self.dropped = 0  # dropped since the last warning (a full outbox)
+        self._sending = 0  # the outbox's first entries, in the batch being sent
+        self._progress = asyncio.Event()  # set after each batch
         self.wake = asyncio.Event()
         self.idle = asyncio.Event()
         self.idle.set()
@@ -63,7 +70,18 @@ class EventRelay:
 
     def send(self, event: Event) -> None:
         """Queue a shared event (or a shared scheduled one) for the stream."""
+        if len(self.outbox) - self._sending >= max(1, int(self.t.max_events)):
+            del self.outbox[self._sending]  # the oldest not being sent
+            self.done += 1
+            self.dropped += 1
+            if self.dropped == 1:
+                logger.warning(
+                    "The outbox of shared events is full (%d, max_events): dropping the "
+                    "oldest until Redis takes them",
+                    len(self.outbox),
+                )
         self.outbox.append(event)
+        self.queued += 1
         self.idle.clear()
         self.wake.set()
 
@@ -76,10 +94,28 @@ class EventRelay:
             self.wake.clear()
             await self.wake.wait()
             return
-        t = self.t
         batch = [self.outbox[i] for i in range(min(_BATCH, len(self.outbox)))]
+        self._sending = len(batch)
+        try:
+            answers = await self._send(batch)
+        finally:
+            self._sending = 0
+        for _ in batch:  # only once Redis has them: an outage keeps them queued
+            self.outbox.popleft()
+        self.done += len(batch)
+        if self.dropped:
+            logger.warning("%d shared event(s) were dropped (the outbox was full)", self.dropped)
+            self.dropped = 0
+        self._progress.set()
+        for answer, event in zip(answers, batch, strict=True):
+            if not isinstance(event, ScheduledEvent):
+                self.last_sent = answer
+        if any(isinstance(event, ScheduledEvent) for event in batch):
+            self.schedule_wake.set()
+
+    async def _send(self, batch: list[Event]) -> list[Any]:
+        t = self.t
         pipe = t.redis.pipeline(transaction=False)
-        added: list[bool] = []
         for event in batch:
             data = encode_message(event)
             if isinstance(event, ScheduledEvent):
@@ -89,7 +125,6 @@ class EventRelay:
                     args=[repr(due), event.event_id, data],
                     client=pipe,
                 )
-                added.append(False)
             else:
                 fields = {
                     "id": event.event_id,
@@ -98,15 +133,7 @@ class EventRelay:
                     "origin": t.node,
                 }
                 pipe.xadd(t.keys.events, fields, maxlen=t.max_events, approximate=True)
-                added.append(True)
-        answers = await pipe.execute()
-        for _ in batch:  # only once Redis has them: an outage keeps them queued
-            self.outbox.popleft()
-        for answer, is_entry in zip(answers, added, strict=True):
-            if is_entry:
-                self.last_sent = answer
-        if any(not is_entry for is_entry in added):
-            self.schedule_wake.set()
+        return list(await pipe.execute())
 
     async def flush(self, seconds: float = 5.0) -> None:
         """Wait (at most ``seconds``) until every queued event has been sent."""
@@ -115,6 +142,24 @@ class EventRelay:
                 await asyncio.wait_for(self.idle.wait(), seconds)
             except TimeoutError:
                 logger.warning("%d shared event(s) not sent yet to Redis", len(self.outbox))
+
+    async def sent_up_to(self, count: int, seconds: float = 5.0) -> None:
+        """Wait (at most ``seconds``) until the first ``count`` events queued are sent.
+
+        Not for the whole outbox: under steady event load it is never empty,
+        and a command's result waits only for the events queued before it.
+        """
+        deadline = time.monotonic() + seconds
+        while self.done < count:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                logger.warning("%d shared event(s) not sent yet to Redis", count - self.done)
+                return
+            self._progress.clear()
+            try:
+                await asyncio.wait_for(self._progress.wait(), left)
+            except TimeoutError:
+                pass
 
     # -- receiving ------------------------------------------------------------
 

@@ -65,6 +65,7 @@ class NodeKeeper:
                 pipe.pexpire(t.keys.route(session), ttl_ms * 4)
 
         answers = await t.pipelined(build)
+        t.unannounced_routes.difference_update(routes)
         self.beats += 1
         if answers[0] == 1 and self.beats > 1:
             logger.warning(

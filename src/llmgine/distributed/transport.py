@@ -25,8 +25,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import math
 import os
-import re
 import socket
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from typing import Any, Literal, TypeVar
@@ -35,12 +35,20 @@ from llmgine.bus.transport import TransportStatusEvent
 from llmgine.distributed import scripts
 from llmgine.distributed.cancel import Cancels
 from llmgine.distributed.commands import CommandCaller
-from llmgine.distributed.connection import Backoff, connect, is_connection_error, is_nogroup
+from llmgine.distributed.connection import (
+    Backoff,
+    attach_error,
+    connect,
+    is_connection_error,
+    is_nogroup,
+    masked_url,
+    probe,
+)
 from llmgine.distributed.events import EventRelay
 from llmgine.distributed.keys import GROUP, Keys
 from llmgine.distributed.nodes import NodeKeeper
 from llmgine.distributed.worker import CommandWorker
-from llmgine.errors import BusError, ConfigurationError, TransportError
+from llmgine.errors import BusError, ConfigurationError, LLMgineError
 from llmgine.messages.base import GLOBAL, ROOT
 from llmgine.messages.commands import Command, CommandResult
 from llmgine.messages.events import Event, ScheduledEvent
@@ -53,9 +61,14 @@ logger = logging.getLogger("llmgine.distributed")
 T = TypeVar("T")
 
 
-def masked_url(url: str) -> str:
-    """``url`` with its password masked (for log lines, errors and pages)."""
-    return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url)
+def _positive(seconds: object) -> bool:
+    """Whether ``seconds`` is a finite number > 0 (not nan, not inf, not a bool)."""
+    return (
+        isinstance(seconds, int | float)
+        and not isinstance(seconds, bool)
+        and math.isfinite(seconds)
+        and seconds > 0
+    )
 
 
 class RedisTransport:
@@ -80,6 +93,13 @@ class RedisTransport:
         max_events: Entries the events stream keeps (the catch-up window of
             a node that was down).
         result_ttl: Seconds a command's result is kept (its idempotency window).
+        max_concurrency: Most commands this node runs at once: it reads more
+            from Redis only when one of them has finished, so the others queue
+            for whichever node has room (a node does not take a whole backlog).
+        outage_timeout: Most seconds ``execute`` keeps waiting while Redis
+            cannot be reached (it is down, or the network is): then its result
+            fails, saying so, whatever ``command_timeout`` is. The command may
+            still run once Redis is back; its result is stored as usual.
         node_grace: Seconds after a node's heartbeat expired before the live
             nodes remove what it left (its consumers, inbox, reply stream and
             events group). Be generous: a node paused for longer is taken
@@ -99,15 +119,32 @@ class RedisTransport:
         max_events: int = 10_000,
         result_ttl: int = 3600,
         node_grace: float = 3600.0,
+        outage_timeout: float = 60.0,
+        max_concurrency: int = 16,
     ) -> None:
-        if claim_after <= 0:
-            raise ConfigurationError(f"claim_after must be > 0 seconds, got {claim_after!r}")
-        if command_timeout is not None and command_timeout <= 0:
-            raise ConfigurationError(f"command_timeout must be > 0 or None, got {command_timeout}")
+        if not _positive(claim_after):
+            raise ConfigurationError(
+                f"claim_after must be a finite number of seconds > 0, got {claim_after!r}"
+            )
+        if command_timeout is not None and not _positive(command_timeout):
+            raise ConfigurationError(
+                f"command_timeout must be a finite number of seconds > 0 or None, "
+                f"got {command_timeout!r}"
+            )
         if max_deliveries < 1:
             raise ConfigurationError(f"max_deliveries must be >= 1, got {max_deliveries!r}")
-        if node_grace <= 0:
-            raise ConfigurationError(f"node_grace must be > 0 seconds, got {node_grace!r}")
+        if not _positive(node_grace):
+            raise ConfigurationError(
+                f"node_grace must be a finite number of seconds > 0, got {node_grace!r}"
+            )
+        if not _positive(outage_timeout):
+            raise ConfigurationError(
+                f"outage_timeout must be a finite number of seconds > 0, got {outage_timeout!r}"
+            )
+        if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
+            raise ConfigurationError(f"max_concurrency must be an int, got {max_concurrency!r}")
+        if max_concurrency < 1:
+            raise ConfigurationError(f"max_concurrency must be >= 1, got {max_concurrency!r}")
         if events != "all":
             bad = [e for e in events if not (isinstance(e, type) and issubclass(e, Event))]
             if bad or isinstance(events, str):
@@ -125,6 +162,8 @@ class RedisTransport:
         self.max_events = max_events
         self.result_ttl = result_ttl
         self.node_grace = float(node_grace)
+        self.outage_timeout = float(outage_timeout)
+        self.max_concurrency = max_concurrency
         self.keys = Keys(namespace)
         self.claim_ms = max(1, int(self.claim_after * 1000))
         self.lease_ms = self.claim_ms
@@ -140,6 +179,7 @@ class RedisTransport:
         self._tasks: list[asyncio.Task[None]] = []
         self.served_types: set[str] = set()  # command types with a ROOT handler here
         self.session_routes: set[tuple[str, str]] = set()  # (session, type) handled here
+        self.unannounced_routes: set[tuple[str, str]] = set()  # not yet written to Redis
         self._halted: set[str] = set()
         self._nogroup_warned = False
         self._no_script: type[Exception] = Exception  # redis-py's NoScriptError once attached
@@ -159,22 +199,26 @@ class RedisTransport:
         """Connect, announce this node and start its loops.
 
         Raises:
-            TransportError: Redis cannot be reached (after the client's retries).
+            TransportError: Redis cannot be reached, wants a password, or refused
+                (one line, the URL's password masked; nothing is left attached).
             ConfigurationError: redis-py is missing, or the URL is not a Redis URL.
         """
         if self.bus is not None:
             raise BusError(f"{self!r} is attached already; a transport serves one bus")
-        self.redis = connect(self.url)
+        await probe(self.url)  # a wrong URL or password: one clear error in seconds
+        # Room for every loop, each running command's calls and this node's callers.
+        self.redis = connect(self.url, max_connections=max(100, 2 * self.max_concurrency + 50))
         try:
-            await self.redis.ping()
-        except Exception as exc:
-            await self.redis.aclose()
-            if is_connection_error(exc):
-                raise TransportError(
-                    f"cannot reach Redis at {masked_url(self.url)}: {exc}; start redis-server "
-                    "or pass the right URL"
-                ) from exc
+            await self._start_node(bus)
+        except BaseException as exc:
+            await self._abandon()
+            if isinstance(exc, Exception) and not isinstance(exc, LLMgineError):
+                raise attach_error(self.url, exc) from exc
             raise
+        logger.info("Attached to Redis at %s as node %s", masked_url(self.url), self.node)
+
+    async def _start_node(self, bus: Any) -> None:
+        """Attach's work once connected: groups, the announcement, the loops."""
         self.connected = True
         self.bus = bus
         self.closing = False
@@ -204,7 +248,19 @@ class RedisTransport:
             self._start("llmgine-redis-events-out", self.events.send_batch)
             self._start("llmgine-redis-events-in", self.events.read)
             self._start("llmgine-redis-schedule", self.events.move_due)
-        logger.info("Attached to Redis at %s as node %s", masked_url(self.url), self.node)
+
+    async def _abandon(self) -> None:
+        """Undo a failed attach: no loop left running, the client closed, not attached."""
+        self.closing = True
+        await self._halt({task.get_name() for task in self._tasks})
+        self._tasks.clear()
+        try:
+            await self.redis.aclose()
+        except Exception as exc:
+            logger.debug("could not close the Redis client: %s", exc)
+        self.bus = None
+        self.connected = False
+        self._groups.clear()
 
     async def detach(self) -> None:
         """Finish running commands (5 s at most), send queued events, leave, disconnect."""
@@ -234,7 +290,8 @@ class RedisTransport:
         tasks = [task for task in self._tasks if task.get_name() in names]
         for task in tasks:
             task.cancel()
-        for wake in (self.nodes.wake, self.calls.wake, self.events.wake, self.events.schedule_wake):
+        wakes = (self.nodes.wake, self.calls.wake, self.events.wake, self.events.schedule_wake)
+        for wake in (*wakes, self.worker.room):
             wake.set()  # waiting loops see the flag at once
         if tasks:
             # A cancel can be lost inside redis-py's retry of a blocking read; the flag
@@ -280,9 +337,13 @@ class RedisTransport:
         served = {t._message_type for t, session in routes if session == ROOT}
         self.served_types = served
         self.worker.serve(sorted(served))
-        self.session_routes = {
+        session_routes = {
             (session, t._message_type) for t, session in routes if session not in (ROOT, GLOBAL)
         }
+        self.unannounced_routes = (self.unannounced_routes & session_routes) | (
+            session_routes - self.session_routes
+        )
+        self.session_routes = session_routes
         self.nodes.wake.set()
 
     # -- helpers the commands and events use --------------------------------------
@@ -303,7 +364,16 @@ class RedisTransport:
         return self._backoff.next()
 
     def lost(self, exc: BaseException) -> None:
-        """Redis went away: say so once; readers re-read their pending entries later."""
+        """Redis went away: say so once; readers re-read their pending entries later.
+
+        A full connection pool is not a lost connection: the call is retried, and
+        said as what it is.
+        """
+        from redis.exceptions import MaxConnectionsError
+
+        if isinstance(exc, MaxConnectionsError):
+            logger.warning("Every connection to Redis is in use (%s); retrying", exc)
+            return
         self.worker.read_pending = True
         self.events.read_pending = True
         self._nogroup_warned = False

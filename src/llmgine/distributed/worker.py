@@ -39,6 +39,11 @@ class CommandWorker:
         #: (stream, entry) -> (command id, whether the lease is ours to keep)
         self.claims: dict[tuple[str, str], tuple[str, bool]] = {}
         self.read_pending = True
+        self.room = asyncio.Event()  # set when a running command ends (a slot is free)
+
+    def free_slots(self) -> int:
+        """How many more commands this node may start (``max_concurrency``)."""
+        return int(self.t.max_concurrency) - len(self.inflight)
 
     def serve(self, type_names: list[str]) -> None:
         """Serve this node's inbox and the streams of ``type_names`` (ROOT handlers)."""
@@ -52,8 +57,16 @@ class CommandWorker:
         await t.ensure_groups(streams, GROUP, "0")
         first = not self.read_pending
         if first:
+            free = self.free_slots()
+            if free <= 0:  # read on only when a command ends: others may take the rest
+                self.room.clear()
+                try:
+                    await asyncio.wait_for(self.room.wait(), 1.0)
+                except TimeoutError:
+                    pass
+                return
             answer = await t.redis.xreadgroup(
-                GROUP, t.node, dict.fromkeys(streams, ">"), count=32, block=1000
+                GROUP, t.node, dict.fromkeys(streams, ">"), count=min(32, free), block=1000
             )
         else:  # entries delivered to this node before (a restart, a lost connection)
             answer = await t.redis.xreadgroup(
@@ -82,6 +95,7 @@ class CommandWorker:
     def _done(self, key: tuple[str, str]) -> None:
         self.inflight.pop(key, None)
         self.claims.pop(key, None)
+        self.room.set()
 
     async def handle(self, stream: str, entry_id: str, fields: dict[str, str], first: bool) -> None:
         """Run one command entry to its end: result stored, replied, acked."""
@@ -118,9 +132,11 @@ class CommandWorker:
         result = await self.run(stream, entry_id, command, fields)
         if result is None:
             return
-        if t.events.outbox:
-            await t.events.flush()  # the command's events before its result
-        await self.finish(stream, entry_id, fields, encode_result(result), command_id)
+        if t.events.outbox:  # the command's events before its result (not later ones)
+            await t.events.sent_up_to(t.events.queued)
+        await self.finish(
+            stream, entry_id, fields, encode_result(result), command_id, command.session_id
+        )
 
     async def begin(self, command_id: str) -> list[str]:
         """``["done", result]``, ``["run"]`` (the lease is ours) or ``["busy"]``."""
@@ -153,10 +169,20 @@ class CommandWorker:
         return failed_result(command.command_id, session, error)
 
     async def finish(
-        self, stream: str, entry_id: str, fields: dict[str, str], result: str, command_id: str
+        self,
+        stream: str,
+        entry_id: str,
+        fields: dict[str, str],
+        result: str,
+        command_id: str,
+        session: str | None = None,
     ) -> None:
         """The finish script: store the result once, reply, ack and delete the entry.
 
+        A handler the command registered in its ``session`` (a worker keeps the
+        session's engine) is written to ``route:{session}`` first, in the same
+        round trip: the caller's next command of the session, sent as soon as
+        this result arrives, goes to this node (not to the next heartbeat's).
         Retried through connection errors until Redis takes it or the transport closes.
         """
         t = self.t
@@ -176,7 +202,22 @@ class CommandWorker:
             t.events.last_sent,
             fields.get("origin", ""),
         ]
-        await t.call(t.run_script, "finish", keys, args)
+        routes = (
+            [name for owned, name in t.unannounced_routes if owned == session] if session else []
+        )
+        if not routes or session is None:
+            await t.call(t.run_script, "finish", keys, args)
+            return
+        route = t.keys.route(session)
+
+        def build(pipe: Any) -> None:
+            for name in routes:
+                pipe.hset(route, name, t.node)
+            pipe.pexpire(route, int(t.liveness_ttl * 4000))  # as the heartbeat's
+            t.queue_script(pipe, "finish", keys, args)
+
+        await t.call(t.pipelined, build)
+        t.unannounced_routes.difference_update((session, name) for name in routes)
 
     async def forward(
         self, stream: str, entry_id: str, target: str, fields: dict[str, str], command_id: str
@@ -229,7 +270,10 @@ class CommandWorker:
         t = self.t
         await t.ensure_groups([inbox], GROUP, "0")
         await self.claim_idle(inbox)
-        answer = await t.redis.xreadgroup(GROUP, t.node, {inbox: ">"}, count=100)
+        free = self.free_slots()
+        if free <= 0:
+            return  # the next pass takes them
+        answer = await t.redis.xreadgroup(GROUP, t.node, {inbox: ">"}, count=min(100, free))
         for stream, entries in t.stream_entries(answer):
             for entry_id, fields in entries:
                 self.spawn(stream, entry_id, fields, True)
@@ -239,8 +283,11 @@ class CommandWorker:
         t = self.t
         start = "0-0"
         while True:
+            free = self.free_slots()
+            if free <= 0:
+                return  # the next pass (or another node) claims the rest
             answer = await t.redis.xautoclaim(
-                stream, GROUP, t.node, t.claim_ms, start_id=start, count=100
+                stream, GROUP, t.node, t.claim_ms, start_id=start, count=min(100, free)
             )
             start, claimed = answer[0], answer[1]
             for entry_id, fields in claimed:
