@@ -97,13 +97,8 @@ def test_chat_without_a_worker_says_so(redis_server, tmp_path) -> None:
 
 def chat_without_redis(tmp_path, *options: str) -> subprocess.CompletedProcess[str]:
     """``chat --redis`` at a port where no Redis is, with ``options``: refused before it looks."""
-    return subprocess.run(
-        [LLMGINE, "chat", "--redis", "redis://127.0.0.1:1/0", *options, "--prompt", "x"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-        env=env(tmp_path),
+    return run_cli(
+        ["chat", "--redis", "redis://127.0.0.1:1/0", *options, "--prompt", "x"], tmp_path
     )
 
 

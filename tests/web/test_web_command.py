@@ -100,11 +100,7 @@ async def test_the_server_serves_the_page_and_a_conversation(
                 async with connect(ws_url, origin=server.base):  # type: ignore[arg-type]
                     pass
             assert refused.value.response.status_code == 403
-            async with connect(
-                ws_url,
-                origin=server.base,  # type: ignore[arg-type]
-                additional_headers={"cookie": cookie},
-            ) as ws:
+            async with page_socket(ws_url, server.base, cookie) as ws:
                 hello = json.loads(await ws.recv())
                 assert hello["kind"] == "hello" and hello["state"]["model"] == "demo"
                 await ws.send(json.dumps({"type": "prompt", "text": "Weather in Perth?"}))
@@ -119,6 +115,11 @@ async def test_the_server_serves_the_page_and_a_conversation(
     logged = log.read_text()
     assert "ToolExecuteResultEvent" in logged  # flushed when the bus stopped
     assert logged.rstrip().splitlines()[-1].startswith('{"event_type":"SessionEndEvent"')
+
+
+def page_socket(url: str, origin: str, cookie: str) -> Any:
+    """A WebSocket as the page opens it: from the server's origin, with its token's cookie."""
+    return connect(url, origin=origin, additional_headers={"cookie": cookie})  # type: ignore[arg-type]
 
 
 async def _until(ws: Any, predicate: Any) -> dict[str, Any]:
@@ -197,11 +198,7 @@ async def test_continue_opens_the_latest_stored_conversation_in_the_printed_url(
         assert [c["id"] for c in listed["conversations"]] == [latest.id]
         ws_url = server.base.replace("http", "ws") + f"/ws?conversation={latest.id}"
         async with asyncio.timeout(60):
-            async with connect(
-                ws_url,
-                origin=server.base,  # type: ignore[arg-type]
-                additional_headers={"cookie": cookie},
-            ) as ws:
+            async with page_socket(ws_url, server.base, cookie) as ws:
                 hello = json.loads(await ws.recv())
                 assert hello["state"]["conversation_id"] == latest.id
                 history = await _until(ws, lambda m: m["kind"] == "history")

@@ -22,9 +22,17 @@ from llmgine.memory.recall import Memory, Recall
 from llmgine.messages.sink import EventSink
 from llmgine.models.response import LLMResponse, content_text
 
-__all__ = ["MemoryContextManager", "with_recall"]
+__all__ = ["MemoryContextManager", "last_question", "with_recall"]
 
 logger = logging.getLogger("llmgine.memory")
+
+
+def last_question(history: list[dict[str, Any]]) -> tuple[int, str] | None:
+    """The index and text of the last user message of ``history`` (what a turn recalls for)."""
+    for index in range(len(history) - 1, -1, -1):
+        if history[index].get("role") == "user":
+            return index, content_text(history[index].get("content"))
+    return None
 
 
 def with_recall(messages: list[dict[str, Any]], recall: Recall | None) -> list[dict[str, Any]]:
@@ -95,11 +103,11 @@ class MemoryContextManager(SQLiteContextManager):
         unreachable) leaves the turn without memory and says why in the event.
         """
         messages = self.messages()
-        users = [n for n, m in enumerate(self.chat_history) if m.get("role") == "user"]
-        if not users:
+        asked = last_question(self.chat_history)
+        if asked is None:
             return messages
-        question = content_text(self.chat_history[users[-1]].get("content"))
-        key = (self.conversation_id, users[-1], question)
+        index, question = asked
+        key = (self.conversation_id, index, question)
         if key != self._recalled_for:
             self._recalled_for = key
             shown = len(messages) - (1 if self.system_prompt else 0)

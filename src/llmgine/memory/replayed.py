@@ -16,11 +16,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from llmgine.context.memory import InMemoryContextManager
-from llmgine.memory.context import with_recall
+from llmgine.memory.context import last_question, with_recall
 from llmgine.memory.events import MemoryRecallEvent
 from llmgine.memory.recall import Recall, RecalledTurn
 from llmgine.messages.sink import EventSink
-from llmgine.models.response import content_text
 
 __all__ = ["RecordedRecallContext"]
 
@@ -75,10 +74,9 @@ class RecordedRecallContext(InMemoryContextManager):
     async def retrieve(self) -> list[dict[str, Any]]:
         """The messages to send, with the recorded turn's recall in the system prompt."""
         messages = self.messages()
-        users = [n for n, m in enumerate(self.chat_history) if m.get("role") == "user"]
-        if not users:
+        key = last_question(self.chat_history)
+        if key is None:
             return messages
-        key = (users[-1], content_text(self.chat_history[users[-1]].get("content")))
         if key != self._recalled_for:
             self._recalled_for = key
             self._recall = await self._next()
