@@ -95,9 +95,7 @@ def entry_of(command: Slow, keys: Keys) -> dict[str, str]:
     """The fields of a command's stream entry (as the submit script writes them)."""
     return {
         "id": command.command_id,
-        "type": command._message_type,
         "data": orjson.dumps(command.to_dict()).decode(),
-        "reply": keys.reply("caller"),
         "origin": "caller",
     }
 

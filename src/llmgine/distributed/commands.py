@@ -192,13 +192,6 @@ class CommandCaller:
         t = self.t
         command_id = command.command_id
         reply = t.keys.reply(t.node)
-        fields = {
-            "id": command_id,
-            "type": command._message_type,
-            "data": encode_message(command),
-            "reply": reply,
-            "origin": t.node,
-        }
         keys = [
             t.keys.submitted(command_id),
             target,
@@ -206,7 +199,8 @@ class CommandCaller:
             t.keys.lease(command_id),
             reply,
         ]
-        args = [t.result_ttl, command_id, *(item for pair in fields.items() for item in pair)]
+        # The entry: {"id": command_id, "data": the command, "origin": this node}.
+        args = [t.result_ttl, command_id, encode_message(command), t.node]
         if self.reading:  # the reply stream is being read already: only submit
             await t.run_script("submit", keys, args)
             return

@@ -186,9 +186,10 @@ class CommandWorker:
         Retried through connection errors until Redis takes it or the transport closes.
         """
         t = self.t
+        origin = fields.get("origin", "")
         keys = [
             t.keys.result(command_id or "-"),
-            fields.get("reply", ""),
+            t.keys.reply(origin) if origin else "",  # an entry added by hand: no caller
             stream,
             t.keys.lease(command_id or "-"),
             t.keys.nodes,
@@ -200,7 +201,7 @@ class CommandWorker:
             command_id,
             t.node,
             t.events.last_sent,
-            fields.get("origin", ""),
+            origin,
         ]
         routes = (
             [name for owned, name in t.unannounced_routes if owned == session] if session else []
@@ -314,11 +315,10 @@ class CommandWorker:
     async def bury(self, stream: str, entry_id: str, fields: dict[str, Any], count: int) -> None:
         """Dead-letter a command delivered too often; its caller gets a failed result."""
         t = self.t
-        name = type_name = fields.get("type") or "command"
         try:
-            name = decode_message(fields, Command).__class__.__name__
+            name = type_name = decode_message(fields, Command).__class__.__name__
         except SerializationError:
-            pass
+            name = type_name = fields.get("type") or "command"
         error = (
             f"{name} was delivered {count} times (max_deliveries={t.max_deliveries}) without "
             "finishing: its handler's node died each time; dead-lettered"
