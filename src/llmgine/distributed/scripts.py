@@ -44,13 +44,13 @@ def _fill(script: str) -> str:
 #: KEYS: submitted, stream, result, lease, reply. ARGV: ttl s, command id, data,
 #: origin node. Returns the entry id, 'done' or false.
 SUBMIT = _fill("""
-local stored = redis.call('GET', KEYS[3])
-if stored then
+if redis.call('EXISTS', KEYS[3], KEYS[1], KEYS[4]) > 0 then
+  local stored = redis.call('GET', KEYS[3])
+  if not stored then return false end
   redis.call('XADD', KEYS[5], 'MAXLEN', '~', $REPLIES_MAXLEN, '*',
              'id', ARGV[2], 'result', stored)
   return 'done'
 end
-if redis.call('EXISTS', KEYS[1], KEYS[4]) > 0 then return false end
 local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', $COMMANDS_MAXLEN, '*',
                       'id', ARGV[2], 'data', ARGV[3], 'origin', ARGV[4])
 redis.call('SET', KEYS[1], KEYS[2] .. ' ' .. id, 'EX', tonumber(ARGV[1]))
@@ -82,8 +82,10 @@ return 0
 
 #: Finish a command: store the result once, reply (with the stored one) unless the
 #: caller's node is gone for good, ack, drop the entry and the lease.
-#: KEYS: result, reply ('' for none), stream, lease, nodes. ARGV: result, ttl s,
-#: entry id, command id, node, last event id sent, caller node. Returns 1 if stored.
+#: KEYS: result, reply ('' for none), stream, lease ('' when this node never took
+#: it: a lease left after a result is stored only expires), nodes. ARGV: result,
+#: ttl s, entry id, command id, node, last event id sent, caller node. Returns 1
+#: if stored.
 FINISH = _fill("""
 local stored = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', tonumber(ARGV[2]))
 local result = ARGV[1]
@@ -100,7 +102,7 @@ if ARGV[3] ~= '' then
   redis.call('XACK', KEYS[3], $GROUP, ARGV[3])
   redis.call('XDEL', KEYS[3], ARGV[3])
 end
-if redis.call('GET', KEYS[4]) == ARGV[5] then redis.call('DEL', KEYS[4]) end
+if KEYS[4] ~= '' and redis.call('GET', KEYS[4]) == ARGV[5] then redis.call('DEL', KEYS[4]) end
 if stored then return 1 end
 return 0
 """)

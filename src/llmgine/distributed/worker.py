@@ -38,6 +38,8 @@ class CommandWorker:
         self.inflight: dict[tuple[str, str], asyncio.Task[None]] = {}
         #: (stream, entry) -> (command id, whether the lease is ours to keep)
         self.claims: dict[tuple[str, str], tuple[str, bool]] = {}
+        #: command ids whose lease this node may hold (taken, or renewal sent)
+        self.leased: set[str] = set()
         self.read_pending = True
         self.room = asyncio.Event()  # set when a running command ends (a slot is free)
 
@@ -94,7 +96,9 @@ class CommandWorker:
 
     def _done(self, key: tuple[str, str]) -> None:
         self.inflight.pop(key, None)
-        self.claims.pop(key, None)
+        claim = self.claims.pop(key, None)
+        if claim is not None:
+            self.leased.discard(claim[0])
         self.room.set()
 
     async def handle(self, stream: str, entry_id: str, fields: dict[str, str], first: bool) -> None:
@@ -125,6 +129,7 @@ class CommandWorker:
                     await self.finish(stream, entry_id, fields, state[1], command_id)
                     return
                 if state[0] == "run":
+                    self.leased.add(command_id)
                     break
                 # Another live execution holds the lease: keep our claim until it ends.
                 await asyncio.sleep(t.heartbeat_every)
@@ -191,7 +196,7 @@ class CommandWorker:
             t.keys.result(command_id or "-"),
             t.keys.reply(origin) if origin else "",  # an entry added by hand: no caller
             stream,
-            t.keys.lease(command_id or "-"),
+            t.keys.lease(command_id) if command_id in self.leased else "",
             t.keys.nodes,
         ]
         args = [
@@ -251,6 +256,7 @@ class CommandWorker:
                 pipe.xclaim(stream, GROUP, t.node, 0, ids, justid=True)
             for _, (command_id, lease) in claims:
                 if lease:
+                    self.leased.add(command_id)  # before it can be taken: finish drops it
                     keys = [t.keys.lease(command_id), t.keys.result(command_id)]
                     t.queue_script(pipe, "renew", keys, [t.node, t.lease_ms])
 
