@@ -92,7 +92,8 @@ local result = ARGV[1]
 if not stored then result = redis.call('GET', KEYS[1]) or ARGV[1] end
 if KEYS[2] ~= '' and (ARGV[7] == '' or redis.call('ZSCORE', KEYS[5], ARGV[7])) then
   if ARGV[6] == '' then
-    redis.call('XADD', KEYS[2], 'MAXLEN', '~', $REPLIES_MAXLEN, '*', 'id', ARGV[4], 'result', result)
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', $REPLIES_MAXLEN, '*',
+               'id', ARGV[4], 'result', result)
   else
     redis.call('XADD', KEYS[2], 'MAXLEN', '~', $REPLIES_MAXLEN, '*',
                'id', ARGV[4], 'result', result, 'events', ARGV[6])

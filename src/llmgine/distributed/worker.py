@@ -21,6 +21,7 @@ from llmgine.distributed.codec import decode_message, encode_result
 from llmgine.distributed.commands import failed_result
 from llmgine.distributed.connection import is_connection_error
 from llmgine.distributed.keys import GROUP
+from llmgine.distributed.line import entries
 from llmgine.errors import NoCommandHandlerError, SerializationError
 from llmgine.messages.commands import Command, CommandResult
 
@@ -67,17 +68,15 @@ class CommandWorker:
                 except TimeoutError:
                     pass
                 return
-            answer = await t.redis.xreadgroup(
-                GROUP, t.node, dict.fromkeys(streams, ">"), count=min(32, free), block=1000
-            )
+            read = ("COUNT", min(32, free), "BLOCK", 1000, "STREAMS", *streams, *">" * len(streams))
         else:  # entries delivered to this node before (a restart, a lost connection)
-            answer = await t.redis.xreadgroup(
-                GROUP, t.node, dict.fromkeys(streams, "0"), count=1000
-            )
+            read = ("COUNT", 1000, "STREAMS", *streams, *("0",) * len(streams))
+        answer = (await t.on_line(t.read_line, ("XREADGROUP", "GROUP", GROUP, t.node, *read)))[0]
+        if not first:
             self.read_pending = False
         spawned = False
-        for stream, entries in t.stream_entries(answer):
-            for entry_id, fields in entries:
+        for stream, items in entries(answer):
+            for entry_id, fields in items:
                 self.spawn(stream, entry_id, fields, first)
                 spawned = True
         if spawned:  # let the handlers start (a quick one sends its result) before reading on
@@ -212,7 +211,7 @@ class CommandWorker:
             [name for owned, name in t.unannounced_routes if owned == session] if session else []
         )
         if not routes or session is None:
-            await t.call(t.run_script, "finish", keys, args)
+            await t.call(self._finish, keys, args)
             return
         route = t.keys.route(session)
 
@@ -224,6 +223,12 @@ class CommandWorker:
 
         await t.call(t.pipelined, build)
         t.unannounced_routes.difference_update((session, name) for name in routes)
+
+    async def _finish(self, keys: list[str], args: list[Any]) -> Any:
+        t = self.t
+        if t.finish_line.busy:  # another command finishes right now: a pooled connection
+            return await t.run_script("finish", keys, args)
+        return (await t.on_line(t.finish_line, t.script_command("finish", keys, args)))[0]
 
     async def forward(
         self, stream: str, entry_id: str, target: str, fields: dict[str, str], command_id: str
@@ -281,8 +286,8 @@ class CommandWorker:
         if free <= 0:
             return  # the next pass takes them
         answer = await t.redis.xreadgroup(GROUP, t.node, {inbox: ">"}, count=min(100, free))
-        for stream, entries in t.stream_entries(answer):
-            for entry_id, fields in entries:
+        for stream, items in t.stream_entries(answer):
+            for entry_id, fields in items:
                 self.spawn(stream, entry_id, fields, True)
 
     async def claim_idle(self, stream: str) -> None:

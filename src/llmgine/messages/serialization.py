@@ -12,12 +12,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import enum
+import types
+import typing
 import uuid
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from pathlib import PurePath
-import types
-import typing
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
