@@ -10,14 +10,16 @@ on a free port and its workers as separate processes.
   issue defines it: the client ``XADD``s a request, then blocks in ``XREAD``
   on a reply stream; the worker blocks in ``XREADGROUP``, then ``XACK``s and
   ``XADD``s the reply (one pipeline). Target: >= 0.7x. A second bare client
-  sends its ``XADD`` and ``XREAD`` in one pipeline, as LLMgine's caller does
-  (shown for comparison; the target is against the first).
+  sends its ``XADD`` and ``XREAD`` in one pipeline, as LLMgine's caller sends
+  its submit script and read in one write (shown for comparison; the target is
+  against the first).
 * Event fan-out to 3 worker processes: every node must receive every event;
   the figure is the time until the last node has them all.
 
-The round trips run in alternating rounds after a warm-up; each ratio is
-LLMgine's rate over the bare rate of the round next to it, and the figure is
-the median of those ratios (the machine's load drifts; pairs see the same).
+The round trips run in alternating rounds after a warm-up (bare, LLMgine, then
+the pipelined bare); each ratio is LLMgine's rate over the bare rate of the
+round just before it, and the figure is the median of those ratios (the
+machine's load drifts; neighbours see the same).
 """
 
 from __future__ import annotations
@@ -204,10 +206,10 @@ async def client(url: str, n: int, events: int, rounds: int) -> None:
     await bus.attach(RedisTransport(url, node="client", namespace=ns, events=[BenchEvent]))
     bare = BareClient(url)
     await bare.start()
-    cases: dict[str, Callable[[int], Awaitable[float]]] = {
+    cases: dict[str, Callable[[int], Awaitable[float]]] = {  # in this order, each round
         "bare": bare.round_trips,
-        "piped": lambda count: bare.round_trips(count, pipelined=True),
         "llmgine": lambda count: llmgine_round_trips(bus, count),
+        "piped": lambda count: bare.round_trips(count, pipelined=True),
     }
     rates: dict[str, list[float]] = {name: [] for name in cases}
     try:

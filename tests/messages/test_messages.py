@@ -29,6 +29,7 @@ from llmgine.messages import (
     Message,
     message_class,
 )
+from llmgine.messages.serialization import exact_types
 from llmgine.messages.trace import current_message
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
@@ -380,6 +381,36 @@ def test_round_trip_of_rich_values() -> None:
     assert restored.mapping == rich.mapping
     assert restored.timestamp == rich.timestamp
     assert restored == rich
+
+
+def test_values_that_fit_their_hint_are_kept_and_the_others_still_validated() -> None:
+    data = _json_round_trip(Rich(mapping={"inner": Pong(text="p").to_dict()}))
+    data |= {"ratio": 1, "flag": "yes", "numbers": ["1", 2], "color": "blue"}
+    restored = Event.from_dict(data)
+    assert type(restored) is Rich
+    assert restored.ratio == 1.0 and type(restored.ratio) is float  # an int for a float field
+    assert restored.flag is True and restored.numbers == [1, 2] and restored.color is Color.BLUE
+    assert type(restored.mapping["inner"]) is Pong  # a message in a plain dict is still revived
+    data["flag"] = {"not": "a bool"}
+    assert Event.from_dict(data).flag == {"not": "a bool"}  # refused by its adapter: kept
+
+
+@pytest.mark.parametrize(
+    ("hint", "kept"),
+    [
+        (int, {int}),
+        (bool, {bool}),
+        (float, {float}),
+        (str | None, {str, type(None)}),
+        (int | str, {int, str}),
+        (dt.datetime, set()),
+        (dt.datetime | None, set()),
+        (list[int], set()),
+        (Color, set()),
+    ],
+)
+def test_exact_types_are_those_a_field_keeps_unvalidated(hint: Any, kept: set[type]) -> None:
+    assert exact_types(hint) == kept
 
 
 def test_round_trip_of_a_nested_command_in_command_started_event() -> None:

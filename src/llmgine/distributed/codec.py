@@ -1,8 +1,9 @@
 """Stream records to messages and back: only known classes are rebuilt, nothing is imported.
 
-A record is a flat map of strings: ``id``, ``data`` (the message's ``to_dict()``
-as JSON) and ``origin`` (the node that sent it); commands add ``reply`` (the
-stream of the caller's node). Decoding goes through ``Message.from_dict``,
+A record is a flat map of strings: ``id`` (the message's), ``data`` (its
+``to_dict()`` as JSON) and ``origin`` (the node that sent it, whose reply
+stream gets a command's result); events add ``type`` (unshared types are
+skipped undecoded). Decoding goes through ``Message.from_dict``,
 which rebuilds only classes already defined in this process, so a record can
 never make a node import code; anything else raises ``SerializationError``.
 """

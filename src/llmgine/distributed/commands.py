@@ -24,8 +24,9 @@ crash after the effect and before the result is stored): handlers that must
 not repeat one use ``command.command_id`` as their own idempotency key.
 
 One round trip per call when nothing else is waiting: the submit script and
-a blocking read of the node's reply stream go in one pipeline. Otherwise one
-task reads the reply stream for every waiting call (and sleeps while none is).
+a blocking read of the node's reply stream go in one write, on a connection
+of their own (:class:`~llmgine.distributed.line.Line`). Otherwise one task
+reads the reply stream for every waiting call (and sleeps while none is).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from typing import Any
 from llmgine.distributed.codec import decode_result, encode_message, encode_result
 from llmgine.distributed.connection import is_connection_error, masked_url
 from llmgine.distributed.keys import GROUP
+from llmgine.distributed.line import entries
 from llmgine.errors import SerializationError
 from llmgine.messages.base import GLOBAL, ROOT
 from llmgine.messages.commands import Command, CommandResult
@@ -192,13 +194,6 @@ class CommandCaller:
         t = self.t
         command_id = command.command_id
         reply = t.keys.reply(t.node)
-        fields = {
-            "id": command_id,
-            "type": command._message_type,
-            "data": encode_message(command),
-            "reply": reply,
-            "origin": t.node,
-        }
         keys = [
             t.keys.submitted(command_id),
             target,
@@ -206,22 +201,24 @@ class CommandCaller:
             t.keys.lease(command_id),
             reply,
         ]
-        args = [t.result_ttl, command_id, *(item for pair in fields.items() for item in pair)]
+        # The entry: {"id": command_id, "data": the command, "origin": this node}.
+        args = [t.result_ttl, command_id, encode_message(command), t.node]
         if self.reading:  # the reply stream is being read already: only submit
             await t.run_script("submit", keys, args)
             return
-
-        def build(pipe: Any) -> None:
-            t.queue_script(pipe, "submit", keys, args)
-            pipe.xread({reply: self.last}, block=_BLOCK_MS)
-
         self.reading = True
         try:
-            answers = await t.pipelined(build)
+            answers = await t.on_line(
+                t.reply_line, t.script_command("submit", keys, args), self._read_command()
+            )
             self.dispatch(answers[1])
         finally:
             self.reading = False
             self.hand_over()
+
+    def _read_command(self) -> tuple[Any, ...]:
+        """The blocking read of this node's reply stream, after the last entry read."""
+        return ("XREAD", "BLOCK", _BLOCK_MS, "STREAMS", self.t.keys.reply(self.t.node), self.last)
 
     def hand_over(self) -> None:
         """Wake the reader when calls wait for replies and nobody reads them."""
@@ -239,14 +236,14 @@ class CommandCaller:
             return
         self.reading = True
         try:
-            self.dispatch(await t.redis.xread({t.keys.reply(t.node): self.last}, block=_BLOCK_MS))
+            self.dispatch((await t.on_line(t.reply_line, self._read_command()))[0])
         finally:
             self.reading = False
 
     def dispatch(self, answer: Any) -> None:
-        """Hand the replies read to the calls waiting for them."""
-        for _, entries in self.t.stream_entries(answer):
-            for entry_id, fields in entries:
+        """Hand the replies read (a raw ``XREAD`` reply) to the calls waiting for them."""
+        for _, read in entries(answer):
+            for entry_id, fields in read:
                 self.last = entry_id
                 if fields:  # answered calls leave ``waiting`` now: the reader may sleep
                     future = self.waiting.pop(fields.get("id", ""), None)

@@ -38,18 +38,21 @@ def _fill(script: str) -> str:
 
 
 #: Enqueue a command once. A stored result is sent back at once instead; a command
-#: still queued or running (submitted, or leased) is not queued again.
-#: KEYS: submitted, stream, result, lease, reply. ARGV: ttl s, command id, field,
-#: value... Returns the entry id, 'done' or false.
+#: still queued or running (submitted, or leased) is not queued again. The entry's
+#: fields are named here: the fewer arguments a call has, the less the caller's
+#: client spends packing them (a round trip's largest cost on the caller's side).
+#: KEYS: submitted, stream, result, lease, reply. ARGV: ttl s, command id, data,
+#: origin node. Returns the entry id, 'done' or false.
 SUBMIT = _fill("""
-local stored = redis.call('GET', KEYS[3])
-if stored then
+if redis.call('EXISTS', KEYS[3], KEYS[1], KEYS[4]) > 0 then
+  local stored = redis.call('GET', KEYS[3])
+  if not stored then return false end
   redis.call('XADD', KEYS[5], 'MAXLEN', '~', $REPLIES_MAXLEN, '*',
-             'id', ARGV[2], 'result', stored, 'events', '')
+             'id', ARGV[2], 'result', stored)
   return 'done'
 end
-if redis.call('EXISTS', KEYS[1], KEYS[4]) > 0 then return false end
-local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', $COMMANDS_MAXLEN, '*', unpack(ARGV, 3))
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', $COMMANDS_MAXLEN, '*',
+                      'id', ARGV[2], 'data', ARGV[3], 'origin', ARGV[4])
 redis.call('SET', KEYS[1], KEYS[2] .. ' ' .. id, 'EX', tonumber(ARGV[1]))
 return id
 """)
@@ -79,21 +82,28 @@ return 0
 
 #: Finish a command: store the result once, reply (with the stored one) unless the
 #: caller's node is gone for good, ack, drop the entry and the lease.
-#: KEYS: result, reply ('' for none), stream, lease, nodes. ARGV: result, ttl s,
-#: entry id, command id, node, last event id sent, caller node. Returns 1 if stored.
+#: KEYS: result, reply ('' for none), stream, lease ('' when this node never took
+#: it: a lease left after a result is stored only expires), nodes. ARGV: result,
+#: ttl s, entry id, command id, node, last event id sent, caller node. Returns 1
+#: if stored.
 FINISH = _fill("""
 local stored = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', tonumber(ARGV[2]))
 local result = ARGV[1]
 if not stored then result = redis.call('GET', KEYS[1]) or ARGV[1] end
 if KEYS[2] ~= '' and (ARGV[7] == '' or redis.call('ZSCORE', KEYS[5], ARGV[7])) then
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', $REPLIES_MAXLEN, '*',
-             'id', ARGV[4], 'result', result, 'events', ARGV[6])
+  if ARGV[6] == '' then
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', $REPLIES_MAXLEN, '*',
+               'id', ARGV[4], 'result', result)
+  else
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', $REPLIES_MAXLEN, '*',
+               'id', ARGV[4], 'result', result, 'events', ARGV[6])
+  end
 end
 if ARGV[3] ~= '' then
   redis.call('XACK', KEYS[3], $GROUP, ARGV[3])
   redis.call('XDEL', KEYS[3], ARGV[3])
 end
-if redis.call('GET', KEYS[4]) == ARGV[5] then redis.call('DEL', KEYS[4]) end
+if KEYS[4] ~= '' and redis.call('GET', KEYS[4]) == ARGV[5] then redis.call('DEL', KEYS[4]) end
 if stored then return 1 end
 return 0
 """)

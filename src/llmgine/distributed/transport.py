@@ -46,6 +46,7 @@ from llmgine.distributed.connection import (
 )
 from llmgine.distributed.events import EventRelay
 from llmgine.distributed.keys import GROUP, Keys
+from llmgine.distributed.line import Line
 from llmgine.distributed.nodes import NodeKeeper
 from llmgine.distributed.worker import CommandWorker
 from llmgine.errors import BusError, ConfigurationError, LLMgineError
@@ -184,6 +185,10 @@ class RedisTransport:
         self._nogroup_warned = False
         self._no_script: type[Exception] = Exception  # redis-py's NoScriptError once attached
         self._backoff = Backoff()
+        # A connection of its own for each path every remote command takes (see line.py).
+        self.reply_line = Line()  # the caller's submit and read of its reply stream
+        self.read_line = Line()  # the worker's read of the streams it serves
+        self.finish_line = Line()  # the worker's finish script (the pool's when busy)
         self.calls = CommandCaller(self)
         self.cancels = Cancels(self)
         self.worker = CommandWorker(self)
@@ -230,6 +235,8 @@ class RedisTransport:
             name.lower(): self.redis.register_script(getattr(scripts, name))
             for name in scripts.__all__
         }
+        for line in self._lines:
+            line.client = self.redis
         seconds, micros = await self.redis.time()
         self.events.seen = (seconds * 1000 + micros // 1000, 0)
         self.calls.last = f"{self.events.seen[0]}-0"
@@ -255,6 +262,7 @@ class RedisTransport:
         await self._halt({task.get_name() for task in self._tasks})
         self._tasks.clear()
         try:
+            await self._close_lines()
             await self.redis.aclose()
         except Exception as exc:
             logger.debug("could not close the Redis client: %s", exc)
@@ -280,9 +288,21 @@ class RedisTransport:
             await asyncio.wait_for(self.nodes.withdraw(), 2.0)
         except Exception as exc:
             logger.debug("could not withdraw node %s from Redis: %s", self.node, exc)
+        await self._close_lines()
         await self.redis.aclose()
         self.bus = None
         logger.info("Detached node %s from Redis", self.node)
+
+    @property
+    def _lines(self) -> tuple[Line, ...]:
+        return (self.reply_line, self.read_line, self.finish_line)
+
+    async def _close_lines(self) -> None:
+        for line in self._lines:
+            try:
+                await line.close()
+            except Exception as exc:  # closing a connection Redis dropped already
+                logger.debug("could not close a Redis connection: %s", exc)
 
     async def _halt(self, names: set[str]) -> None:
         """End the loops of ``names``: flagged, cancelled, awaited (3 s at most)."""
@@ -431,6 +451,30 @@ class RedisTransport:
                 self.recovered()
                 return answer
 
+    def script_command(self, name: str, keys: list[str], args: list[Any]) -> tuple[Any, ...]:
+        """One of the scripts as a command for :meth:`on_line`."""
+        return ("EVALSHA", self.scripts[name].sha, len(keys), *keys, *args)
+
+    async def on_line(self, line: Line, *commands: Sequence[Any]) -> list[Any]:
+        """Run ``commands`` on ``line`` (once more after loading lost scripts); their replies.
+
+        Raises:
+            redis.exceptions.ResponseError: Redis refused one of them (the first).
+        """
+        for attempt in range(2):
+            replies = await line.execute(*commands)
+            refused = next((reply for reply in replies if isinstance(reply, Exception)), None)
+            if refused is None:
+                return replies
+            if attempt or not isinstance(refused, self._no_script):
+                raise refused
+            await self._load_scripts()  # Redis restarted: its script cache is empty
+        raise AssertionError("unreachable")
+
+    async def _load_scripts(self) -> None:
+        for script in self.scripts.values():
+            script.sha = await self.redis.script_load(script.script)
+
     def queue_script(self, pipe: Any, name: str, keys: list[str], args: list[Any]) -> None:
         """Queue one of the scripts on a pipeline (see :meth:`pipelined`)."""
         pipe.evalsha(self.scripts[name].sha, len(keys), *keys, *args)
@@ -458,8 +502,7 @@ class RedisTransport:
             except self._no_script:  # Redis restarted: its script cache is empty
                 if attempt:
                     raise
-                for script in self.scripts.values():
-                    script.sha = await self.redis.script_load(script.script)
+                await self._load_scripts()
         raise AssertionError("unreachable")
 
     async def ensure_groups(self, streams: Iterable[str], group: str, start: str) -> None:
@@ -525,6 +568,8 @@ class RedisTransport:
                     self.lost(exc)
                 elif is_nogroup(exc):
                     self.forget_groups()
+                    if not self._nogroup_warned:
+                        await self._explain_nogroup()
                     if not self._nogroup_warned:  # once per outage, not once per loop
                         self._nogroup_warned = True
                         logger.warning(
@@ -536,6 +581,13 @@ class RedisTransport:
                 await asyncio.sleep(backoff.next())
             else:
                 backoff.reset()
+
+    async def _explain_nogroup(self) -> None:
+        """Beat the heartbeat now: if this node was cleaned up, it says so (the reason)."""
+        try:
+            await self.nodes.announce()
+        except Exception as exc:
+            logger.debug("heartbeat after missing consumer groups failed: %s", exc)
 
     async def _reclaim_step(self) -> None:
         await asyncio.sleep(min(5.0, max(0.05, self.claim_after / 2)))

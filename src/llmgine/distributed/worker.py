@@ -21,6 +21,7 @@ from llmgine.distributed.codec import decode_message, encode_result
 from llmgine.distributed.commands import failed_result
 from llmgine.distributed.connection import is_connection_error
 from llmgine.distributed.keys import GROUP
+from llmgine.distributed.line import entries
 from llmgine.errors import NoCommandHandlerError, SerializationError
 from llmgine.messages.commands import Command, CommandResult
 
@@ -38,6 +39,8 @@ class CommandWorker:
         self.inflight: dict[tuple[str, str], asyncio.Task[None]] = {}
         #: (stream, entry) -> (command id, whether the lease is ours to keep)
         self.claims: dict[tuple[str, str], tuple[str, bool]] = {}
+        #: command ids whose lease this node may hold (taken, or renewal sent)
+        self.leased: set[str] = set()
         self.read_pending = True
         self.room = asyncio.Event()  # set when a running command ends (a slot is free)
 
@@ -65,17 +68,15 @@ class CommandWorker:
                 except TimeoutError:
                     pass
                 return
-            answer = await t.redis.xreadgroup(
-                GROUP, t.node, dict.fromkeys(streams, ">"), count=min(32, free), block=1000
-            )
+            read = ("COUNT", min(32, free), "BLOCK", 1000, "STREAMS", *streams, *">" * len(streams))
         else:  # entries delivered to this node before (a restart, a lost connection)
-            answer = await t.redis.xreadgroup(
-                GROUP, t.node, dict.fromkeys(streams, "0"), count=1000
-            )
+            read = ("COUNT", 1000, "STREAMS", *streams, *("0",) * len(streams))
+        answer = (await t.on_line(t.read_line, ("XREADGROUP", "GROUP", GROUP, t.node, *read)))[0]
+        if not first:
             self.read_pending = False
         spawned = False
-        for stream, entries in t.stream_entries(answer):
-            for entry_id, fields in entries:
+        for stream, items in entries(answer):
+            for entry_id, fields in items:
                 self.spawn(stream, entry_id, fields, first)
                 spawned = True
         if spawned:  # let the handlers start (a quick one sends its result) before reading on
@@ -94,7 +95,9 @@ class CommandWorker:
 
     def _done(self, key: tuple[str, str]) -> None:
         self.inflight.pop(key, None)
-        self.claims.pop(key, None)
+        claim = self.claims.pop(key, None)
+        if claim is not None:
+            self.leased.discard(claim[0])
         self.room.set()
 
     async def handle(self, stream: str, entry_id: str, fields: dict[str, str], first: bool) -> None:
@@ -125,6 +128,7 @@ class CommandWorker:
                     await self.finish(stream, entry_id, fields, state[1], command_id)
                     return
                 if state[0] == "run":
+                    self.leased.add(command_id)
                     break
                 # Another live execution holds the lease: keep our claim until it ends.
                 await asyncio.sleep(t.heartbeat_every)
@@ -186,11 +190,12 @@ class CommandWorker:
         Retried through connection errors until Redis takes it or the transport closes.
         """
         t = self.t
+        origin = fields.get("origin", "")
         keys = [
             t.keys.result(command_id or "-"),
-            fields.get("reply", ""),
+            t.keys.reply(origin) if origin else "",  # an entry added by hand: no caller
             stream,
-            t.keys.lease(command_id or "-"),
+            t.keys.lease(command_id) if command_id in self.leased else "",
             t.keys.nodes,
         ]
         args = [
@@ -200,13 +205,13 @@ class CommandWorker:
             command_id,
             t.node,
             t.events.last_sent,
-            fields.get("origin", ""),
+            origin,
         ]
         routes = (
             [name for owned, name in t.unannounced_routes if owned == session] if session else []
         )
         if not routes or session is None:
-            await t.call(t.run_script, "finish", keys, args)
+            await t.call(self._finish, keys, args)
             return
         route = t.keys.route(session)
 
@@ -218,6 +223,12 @@ class CommandWorker:
 
         await t.call(t.pipelined, build)
         t.unannounced_routes.difference_update((session, name) for name in routes)
+
+    async def _finish(self, keys: list[str], args: list[Any]) -> Any:
+        t = self.t
+        if t.finish_line.busy:  # another command finishes right now: a pooled connection
+            return await t.run_script("finish", keys, args)
+        return (await t.on_line(t.finish_line, t.script_command("finish", keys, args)))[0]
 
     async def forward(
         self, stream: str, entry_id: str, target: str, fields: dict[str, str], command_id: str
@@ -250,6 +261,7 @@ class CommandWorker:
                 pipe.xclaim(stream, GROUP, t.node, 0, ids, justid=True)
             for _, (command_id, lease) in claims:
                 if lease:
+                    self.leased.add(command_id)  # before it can be taken: finish drops it
                     keys = [t.keys.lease(command_id), t.keys.result(command_id)]
                     t.queue_script(pipe, "renew", keys, [t.node, t.lease_ms])
 
@@ -274,8 +286,8 @@ class CommandWorker:
         if free <= 0:
             return  # the next pass takes them
         answer = await t.redis.xreadgroup(GROUP, t.node, {inbox: ">"}, count=min(100, free))
-        for stream, entries in t.stream_entries(answer):
-            for entry_id, fields in entries:
+        for stream, items in t.stream_entries(answer):
+            for entry_id, fields in items:
                 self.spawn(stream, entry_id, fields, True)
 
     async def claim_idle(self, stream: str) -> None:
@@ -314,11 +326,10 @@ class CommandWorker:
     async def bury(self, stream: str, entry_id: str, fields: dict[str, Any], count: int) -> None:
         """Dead-letter a command delivered too often; its caller gets a failed result."""
         t = self.t
-        name = type_name = fields.get("type") or "command"
         try:
-            name = decode_message(fields, Command).__class__.__name__
+            name = type_name = decode_message(fields, Command).__class__.__name__
         except SerializationError:
-            pass
+            name = type_name = fields.get("type") or "command"
         error = (
             f"{name} was delivered {count} times (max_deliveries={t.max_deliveries}) without "
             "finishing: its handler's node died each time; dead-lettered"

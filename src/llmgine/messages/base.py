@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Self
 from llmgine.errors import SerializationError
 from llmgine.messages.serialization import (
     MESSAGE_TYPE_KEY,
+    exact_types,
     restore_value,
     to_jsonable,
     type_adapter,
@@ -134,7 +135,7 @@ class Message:
 
     _message_type: ClassVar[str] = "llmgine.messages.base:Message"
     _serial_fields: ClassVar[tuple[str, ...] | None] = None
-    _restore_plan: ClassVar[dict[str, Any] | None] = None
+    _restore_plan: ClassVar[dict[str, tuple[Any, frozenset[type]]] | None] = None
 
     def __init_subclass__(cls, *, kw_only: bool = False, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -188,28 +189,33 @@ class Message:
         if plan is None:
             plan = _restore_plan_for(target)
             target._restore_plan = plan
-        kwargs = {
-            field_name: restore_value(data[field_name], adapter, Message.from_dict)
-            for field_name, adapter in plan.items()
-            if field_name in data
-        }
+        kwargs: dict[str, Any] = {}
+        for field_name, (adapter, exact) in plan.items():
+            if field_name in data:
+                value = data[field_name]
+                kwargs[field_name] = (
+                    value
+                    if type(value) in exact
+                    else restore_value(value, adapter, Message.from_dict)
+                )
         try:
             return target(**kwargs)
         except TypeError as exc:
             raise SerializationError(f"cannot rebuild {name or cls.__name__}: {exc}") from exc
 
 
-def _restore_plan_for(cls: type[Message]) -> dict[str, Any]:
+def _restore_plan_for(cls: type[Message]) -> dict[str, tuple[Any, frozenset[type]]]:
+    """Per field: its adapter, and the value types kept as they are."""
     try:
         hints = typing.get_type_hints(cls)
     except Exception:  # unresolvable forward references: use what is resolved
         hints = _resolvable_hints(cls)
-    plan: dict[str, Any] = {}
+    plan: dict[str, tuple[Any, frozenset[type]]] = {}
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         if not f.init:
             continue
         hint = hints.get(f.name, f.type)
-        plan[f.name] = type_adapter(hint)
+        plan[f.name] = (type_adapter(hint), exact_types(hint))
     return plan
 
 

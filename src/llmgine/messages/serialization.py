@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import enum
+import types
+import typing
 import uuid
 from collections.abc import Callable, Mapping
 from decimal import Decimal
@@ -21,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pydantic import TypeAdapter
 
-__all__ = ["MESSAGE_TYPE_KEY", "restore_value", "to_jsonable", "type_adapter"]
+__all__ = ["MESSAGE_TYPE_KEY", "exact_types", "restore_value", "to_jsonable", "type_adapter"]
 
 #: Key naming a message's concrete class in its dict form ("module:QualName").
 MESSAGE_TYPE_KEY = "message_type"
@@ -96,6 +98,38 @@ def to_jsonable(value: Any, _depth: int = 0) -> Any:
 
 
 _ADAPTERS: dict[Any, TypeAdapter[Any] | None] = {}
+#: Hints whose JSON value needs no validation: nested messages are revived and
+#: the rest kept, which is what their adapter would give (a copy of the same values).
+_PLAIN_CONTAINERS = frozenset({dict, list, dict[str, Any], dict[str, object], list[Any]})
+_SCALARS: dict[Any, frozenset[type]] = {
+    str: frozenset({str}),
+    int: frozenset({int}),
+    float: frozenset({float}),
+    bool: frozenset({bool}),
+    type(None): frozenset({type(None)}),
+    None: frozenset({type(None)}),
+}
+
+
+def exact_types(hint: Any) -> frozenset[type]:
+    """The types a JSON value of ``hint`` can have and be kept as it is (no validation).
+
+    ``int`` for ``int``, ``str`` and ``NoneType`` for ``str | None``; empty when
+    every value must go through the field's adapter (datetimes, enums, models).
+    Their adapter would return such a value unchanged, so skipping it is only
+    faster: decoding a message is on the path of every command between nodes.
+    """
+    try:
+        scalar = _SCALARS.get(hint)
+    except TypeError:  # unhashable hint
+        return frozenset()
+    if scalar is not None:
+        return scalar
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        parts = [_SCALARS.get(arg) for arg in typing.get_args(hint)]
+        if all(part is not None for part in parts):
+            return frozenset().union(*parts)  # type: ignore[arg-type]
+    return frozenset()
 
 
 def type_adapter(hint: Any) -> TypeAdapter[Any] | None:
@@ -103,9 +137,11 @@ def type_adapter(hint: Any) -> TypeAdapter[Any] | None:
 
     ``Any``/``object``/``str`` hints return None: there is nothing to rebuild.
     """
-    if hint in (Any, object, str) or isinstance(hint, str):
+    if isinstance(hint, str):
         return None
     try:
+        if hint in (Any, object, str) or hint in _PLAIN_CONTAINERS:
+            return None
         return _ADAPTERS[hint]
     except KeyError:
         pass
