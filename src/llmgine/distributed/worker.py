@@ -68,7 +68,8 @@ class CommandWorker:
                 except TimeoutError:
                     pass
                 return
-            read = ("COUNT", min(32, free), "BLOCK", 1000, "STREAMS", *streams, *">" * len(streams))
+            new = (">",) * len(streams)
+            read = ("COUNT", min(32, free), "BLOCK", 1000, "STREAMS", *streams, *new)
         else:  # entries delivered to this node before (a restart, a lost connection)
             read = ("COUNT", 1000, "STREAMS", *streams, *("0",) * len(streams))
         answer = (await t.on_line(t.read_line, ("XREADGROUP", "GROUP", GROUP, t.node, *read)))[0]
