@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from redis.exceptions import ConnectionError, NoScriptError, ResponseError
+from redis_server import RedisServer, require_redis_server
 
 from conftest import apoll
 from llmgine.distributed.connection import connect
@@ -90,3 +92,24 @@ async def test_entries_reads_xread_and_xreadgroup_replies(line: Line, client: An
     assert entries(answer) == [(stream, [(first, None), (second, {"id": "2", "data": "[]"})])]
     (answer,) = await line.execute(("XREAD", "COUNT", 10, "STREAMS", stream, second))
     assert entries(answer) == []
+
+
+async def test_a_line_signs_in_and_selects_the_database_as_its_client_does(
+    tmp_path: Path,
+) -> None:
+    require_redis_server()
+    server = RedisServer(tmp_path / "locked", aof=False, password="s3cretpw")
+    server.start()
+    client = connect(f"redis://:s3cretpw@127.0.0.1:{server.port}/3")
+    other = connect(f"redis://:s3cretpw@127.0.0.1:{server.port}/0")
+    line = Line()
+    line.client = client
+    try:
+        assert await line.execute(("SET", "where", "db 3")) == ["OK"]
+        assert await client.get("where") == "db 3"
+        assert await other.get("where") is None
+    finally:
+        await line.close()
+        await client.aclose()
+        await other.aclose()
+        server.stop()
