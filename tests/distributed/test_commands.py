@@ -201,6 +201,21 @@ async def test_a_long_command_keeps_its_claim(
     assert record.lrange(f"{ns}:test:started:{command.command_id}", 0, -1) == [runner]
 
 
+async def test_a_call_waiting_when_its_transport_detaches_gets_a_failed_result(
+    bus: MessageBus, redis_server, workers, ns, record
+) -> None:
+    workers.start("w1")
+    await bus.attach(caller(redis_server.url, ns))
+    command = Slow(seconds=600)
+    task = asyncio.create_task(bus.execute(command))
+    started = f"{ns}:test:started:{command.command_id}"
+    await apoll(lambda: record.lrange(started, 0, -1), what="the worker to start it")
+    await bus.detach()
+    result = await asyncio.wait_for(task, 30)  # a result: not a raised error, not a cancel
+    assert not result.success
+    assert result.error == "Slow: the transport was detached before its result came"
+
+
 async def test_cancelling_the_caller_cancels_the_command_on_its_worker(
     bus: MessageBus, redis_server, workers, ns, record
 ) -> None:

@@ -162,14 +162,18 @@ class CommandCaller:
                     await self.submit(target, command)
                     break
                 except Exception as exc:
-                    if not is_connection_error(exc) or t.closing:
+                    if not is_connection_error(exc):
                         raise
+                    if t.closing:  # detach() closed the connection this call was using
+                        return self.detached(command)
                     t.lost(exc)
                     if time.monotonic() > submit_by:
                         return self.unreachable(command, time.monotonic() - started, exc)
                     await asyncio.sleep(t.backoff_delay())
-            if future.done():
-                reply: dict[str, str] | CommandResult = future.result()
+            if future.cancelled():  # by detach()
+                reply: dict[str, str] | CommandResult = self.detached(command)
+            elif future.done():
+                reply = future.result()
             else:
                 reply = await self._wait(command, future, deadline)
         except asyncio.CancelledError:
@@ -264,12 +268,10 @@ class CommandCaller:
             if deadline is not None:
                 wait = max(0.0, min(wait, deadline - time.monotonic()))
             await asyncio.wait((future,), timeout=wait)  # no shield task: this is per command
-            if future.done():
+            if future.done() and not future.cancelled():
                 return future.result()
             if t.closing:
-                return failed_result(
-                    command.command_id, command.session_id, f"{name}: the transport was detached"
-                )
+                return self.detached(command)
             try:
                 stored = await t.redis.get(result_key)  # a reply lost while disconnected
                 outage_since = None
@@ -299,6 +301,15 @@ class CommandCaller:
                     outage_since = now
                 elif now - outage_since >= t.outage_timeout:
                     return self.unreachable(command, now - outage_since, exc)
+
+    @staticmethod
+    def detached(command: Command) -> CommandResult:
+        """The failed result of a call still waiting when its transport was detached."""
+        return failed_result(
+            command.command_id,
+            command.session_id,
+            f"{type(command).__name__}: the transport was detached before its result came",
+        )
 
     def unreachable(self, command: Command, seconds: float, exc: BaseException) -> CommandResult:
         """The failed result of a call that gave up because Redis stayed unreachable."""
