@@ -1,24 +1,11 @@
 """The memory benchmark runs and reports every backend it can use (its figures are not checked)."""
 
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from collections.abc import Callable
 
 
-def test_the_memory_benchmark_runs(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "memory_bench.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=tmp_path,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "Traceback" not in proc.stderr
+def test_the_memory_benchmark_runs(run_benchmark: Callable[..., str]) -> None:
+    out = run_benchmark("memory_bench.py", "--quick")
     for backend in ("sqlite-vec", "numpy", "python"):
-        assert backend in proc.stdout
-    assert proc.stdout.count("x\n") >= 2  # a ratio per size for the python scan at least
-    assert "baseline" in proc.stdout
+        assert backend in out
+    assert out.count("x\n") >= 2  # a ratio per size for the python scan at least
+    assert "baseline" in out
